@@ -1,0 +1,143 @@
+"""The `dxmi` command: train, sample, energy, evaluate. Errors are one line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from dxmi.checkpoint import CheckpointError
+from dxmi.config import ConfigError
+from dxmi.data import DataError, load_data, load_points
+from dxmi.irl.trainer import TrainingDiverged
+
+EXPECTED = (ConfigError, DataError, CheckpointError, TrainingDiverged, FileNotFoundError)
+
+
+def _write_points(path: Path, x: np.ndarray) -> None:
+    if path.suffix.lower() == ".csv":
+        np.savetxt(path, x, delimiter=",", fmt="%.7g")
+    else:
+        np.save(path, x)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from dxmi.config import load_config
+    from dxmi.training import train
+
+    config = load_config(args.config, args.set)
+    train(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    metrics = json.loads((Path(args.out) / "metrics.json").read_text())
+    _print_metrics(metrics)
+    print(f"run directory: {args.out}")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    from dxmi.model import DxMIModel
+
+    model = DxMIModel.load(args.run)
+    x = model.sample(args.n, seed=args.seed)
+    _write_points(Path(args.out), x)
+    if args.plot:
+        from dxmi.plots import plot_samples
+
+        plot_samples({"DxMI samples": x}, args.plot, model.config.eval.grid_extent)
+    print(f"wrote {len(x)} samples of dimension {x.shape[1]} to {args.out}")
+
+
+def cmd_energy(args: argparse.Namespace) -> None:
+    from dxmi.model import DxMIModel
+
+    model = DxMIModel.load(args.run)
+    x = load_points(args.input)
+    if x.shape[1] != model.dim:
+        raise DataError(f"{args.input}: {x.shape[1]} features, the model expects {model.dim}")
+    e = model.energy(x)
+    _write_points(Path(args.out), e[:, None])
+    print(f"wrote {len(e)} energies to {args.out} (lower = more likely)")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from dxmi.model import DxMIModel
+    from dxmi.training import evaluate_run
+
+    model = DxMIModel.load(args.run)
+    d = model.config.data
+    if args.data:
+        data = load_data("file", args.data, holdout_fraction=d.holdout_fraction, seed=d.seed)
+        data.holdout = np.concatenate([data.train, data.holdout])  # score against the whole file
+    else:
+        data = load_data(d.name, d.path, n_train=d.n_train, n_holdout=d.n_holdout,
+                         holdout_fraction=d.holdout_fraction, seed=d.seed)
+    if data.dim != model.dim:
+        raise DataError(f"{args.data}: {data.dim} features, the model expects {model.dim}")
+    metrics = evaluate_run(model, None, data)
+    _print_metrics(metrics)
+    if args.out:
+        Path(args.out).write_text(json.dumps(metrics, indent=2))
+
+
+def _print_metrics(m: dict) -> None:
+    print(f"dataset {m['dataset']}, T = {m['steps']}, {m['variant']} variant, "
+          f"{m['n_samples']} samples vs {m['reference']}")
+    rows = [k for k in ("dxmi", "init", "floor") if k in m]
+    keys = list(m["dxmi"])
+    print(f"{'':8s}" + "".join(f"{k:>17s}" for k in keys))
+    for r in rows:
+        print(f"{r:8s}" + "".join(f"{m[r][k]:17.4f}" for k in keys))
+    if "ebm" in m:
+        print("EBM vs true density: " + ", ".join(f"{k} {v:.4f}" for k, v in m["ebm"].items()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dxmi", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a teacher (if configured) and DxMI; evaluate; draw")
+    t.add_argument("--config", help="YAML config (default: built-in defaults)")
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set dxmi.steps=10 (repeatable)")
+    t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="draw samples from a finished run")
+    s.add_argument("--run", required=True)
+    s.add_argument("-n", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help=".npy or .csv")
+    s.add_argument("--plot", help="also save a scatter PNG here")
+    s.set_defaults(func=cmd_sample)
+
+    e = sub.add_parser("energy", help="evaluate the trained energy E(x) on points")
+    e.add_argument("--run", required=True)
+    e.add_argument("--input", required=True, help=".npy or .csv of N x D points")
+    e.add_argument("--out", required=True, help=".npy or .csv")
+    e.set_defaults(func=cmd_energy)
+
+    v = sub.add_parser("evaluate", help="score a finished run against held-out data")
+    v.add_argument("--run", required=True)
+    v.add_argument("--data", help="score against this .npy/.csv instead of the run's held-out split")
+    v.add_argument("--out", help="write the metrics JSON here")
+    v.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from dxmi.training import RunDirError
+
+    try:
+        args.func(args)
+    except (*EXPECTED, RunDirError) as err:
+        print(f"dxmi {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,239 @@
+"""Typed configuration: nested dataclasses loaded from YAML, every key checked.
+
+An unknown or misspelled key, or a value of the wrong type, is a `ConfigError` naming the key
+and the file. Command-line overrides (``section.key=value``) go through the same checks.
+Defaults are the reference settings of the method notes (``shared/dxmi-method.md``, section 5)
+unless a comment says otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used; the message names the key."""
+
+
+@dataclass
+class DataConfig:
+    name: str = "8gaussians"  # a toy set name (see dxmi.data.TOY_DATASETS) or "file"
+    path: str | None = None  # .npy or .csv file of N x D points when name == "file"
+    n_train: int = 20000  # toy sets: training points drawn from `seed`
+    n_holdout: int = 5000  # toy sets: held-out points from an independent stream
+    holdout_fraction: float = 0.2  # files: fraction kept out of training
+    seed: int = 0  # data sampling and splitting
+    standardize: bool = True  # zero mean, unit variance per feature (from the training split)
+
+
+@dataclass
+class NetworkConfig:
+    hidden: int = 256  # width of every hidden layer
+    layers: int = 3  # number of hidden layers
+    time_embedding: int = 64  # sinusoidal embedding size (time-conditioned networks only)
+
+
+@dataclass
+class TeacherConfig:
+    init: Literal["teacher", "random"] = "teacher"  # start the sampler from a DDPM teacher or not
+    num_train_timesteps: int = 1000  # length of the teacher's noise schedule
+    beta_start: float = 1e-4  # linear beta schedule (Ho et al. 2020)
+    beta_end: float = 0.02
+    iterations: int = 6000
+    batch_size: int = 512
+    lr: float = 1e-3
+    ema_decay: float = 0.999  # teacher weights used for sampling are an EMA
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+
+
+@dataclass
+class DxMIConfig:
+    variant: Literal["shared", "separate"] = "shared"  # DxDP variant (method notes, section 4)
+    steps: int = 4  # T, the number of sampler steps
+    timestep_spacing: Literal["linear", "quadratic"] = "linear"  # which teacher timesteps
+    iterations: int = 2000
+    batch_size: int = 128  # B chains per iteration (per process)
+    tau1: float = 0.1  # entropy weight
+    tau2: float = 0.01  # running-cost weight
+    gamma: float = 1.0  # energy-magnitude regulariser in the EBM loss
+    sampler_lr: float = 1e-7
+    sigma_lr: float = 1e-5  # learning rate of the per-step log sigma
+    value_lr: float = 1e-5  # value network (shared variant: the one energy/value network)
+    energy_lr: float = 1e-5  # energy network (separate variant only)
+    optimizer: Literal["adam", "radam"] = "adam"
+    sampler_grad_clip: float = 0.1  # max grad norm of the sampler (0 disables)
+    energy_grad_clip: float = 0.0  # max grad norm of the energy (0 disables; reference separate: 0.1)
+    policy_updates: int = 1  # sampler steps per iteration (CIFAR 1, ImageNet T)
+    last_sigma: float = 1e-3  # fixed noise of the last step
+    velocity_momentum: float = 0.99  # s_t^2 <- m s_t^2 + (1 - m) mean step^2
+    ema_decay: float = 0.0  # EMA of the sampler weights for sampling (0 = none, the reference)
+    energy: NetworkConfig = field(default_factory=lambda: NetworkConfig(hidden=128, layers=3))
+
+
+@dataclass
+class EvalConfig:
+    n_samples: int = 5000  # samples drawn for every sample metric
+    n_projections: int = 500  # sliced Wasserstein projections (fixed by `seed`)
+    grid_size: int = 200  # grid per axis for the EBM density metrics (2D data only)
+    grid_extent: float = 4.5  # grid covers [-extent, extent]^2 in data units
+    every: int = 500  # evaluate (and log) every this many DxMI iterations; 0 = only at the end
+    seed: int = 1234
+
+
+@dataclass
+class RunConfig:
+    seed: int = 0  # training randomness (network init, rollouts, batches)
+    cpu: bool = False  # force the CPU even when a GPU is present
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    checkpoint_every: int = 500  # DxMI iterations between checkpoints (and at the end)
+    log_every: int = 25  # DxMI iterations between TensorBoard scalars
+    progress: bool = True  # tqdm progress bars
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    dxmi: DxMIConfig = field(default_factory=DxMIConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    sampler: NetworkConfig = field(default_factory=NetworkConfig)  # the policy's epsilon network
+
+
+# ---------------------------------------------------------------------------------------------
+# Building dataclasses from plain dicts, with checks
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check `value` against the annotation `tp` and return it (ints widen to floats)."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a section (mapping), got {value!r}")
+        return from_dict(tp, value, where)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if errors else f"{where}: unexpected value {value!r}")
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported type {_type_name(tp)}")  # pragma: no cover
+
+
+def from_dict(cls: type, data: dict, where: str = "config") -> Any:
+    """Build dataclass `cls` from `data`, rejecting unknown keys and wrong types."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key '{unknown[0]}' (known keys: {', '.join(sorted(names))})"
+        )
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def to_dict(config: Any) -> dict:
+    """The config as plain data (for YAML, JSON and checkpoints)."""
+    return dataclasses.asdict(config)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a YAML config (or the defaults when `path` is None) and apply ``a.b=value`` overrides."""
+    data: dict = {}
+    where = "defaults"
+    if path is not None:
+        path = Path(path)
+        where = str(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML ({err})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override '{item}': expected section.key=value")
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override '{item}': '{part}' is not a section")
+        node[leaf] = yaml.safe_load(raw) if raw else None
+    config = from_dict(Config, data, where)
+    validate(config, where)
+    return config
+
+
+def validate(config: Config, where: str = "config") -> None:
+    """Range checks that types alone cannot express."""
+    checks = [
+        (config.dxmi.steps >= 1, "dxmi.steps must be at least 1"),
+        (
+            config.dxmi.steps <= config.teacher.num_train_timesteps,
+            "dxmi.steps cannot exceed teacher.num_train_timesteps",
+        ),
+        (config.dxmi.batch_size >= 2, "dxmi.batch_size must be at least 2"),
+        (config.dxmi.iterations >= 0, "dxmi.iterations must be non-negative"),
+        (config.dxmi.tau1 >= 0 and config.dxmi.tau2 >= 0, "dxmi.tau1 and tau2 must be >= 0"),
+        (config.dxmi.gamma >= 0, "dxmi.gamma must be >= 0"),
+        (0 <= config.dxmi.velocity_momentum < 1, "dxmi.velocity_momentum must be in [0, 1)"),
+        (0 <= config.dxmi.ema_decay < 1, "dxmi.ema_decay must be in [0, 1)"),
+        (config.dxmi.last_sigma > 0, "dxmi.last_sigma must be positive"),
+        (config.dxmi.policy_updates >= 1, "dxmi.policy_updates must be at least 1"),
+        (0 < config.data.holdout_fraction < 1, "data.holdout_fraction must be in (0, 1)"),
+        (config.data.name != "file" or bool(config.data.path), "data.path is required for 'file'"),
+        (0 < config.teacher.beta_start < config.teacher.beta_end < 1, "teacher betas out of range"),
+        (config.eval.n_samples >= 2, "eval.n_samples must be at least 2"),
+        (config.run.checkpoint_every >= 1, "run.checkpoint_every must be at least 1"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{where}: {message}")
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))

@@ -1,0 +1,148 @@
+"""Point data: user files (.npy, .csv), toy sets, the held-out split and standardisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dxmi.data.toy2d import TOY_DATASETS, sample_toy
+
+
+class DataError(ValueError):
+    """Data that cannot be used; the message names the file and the problem."""
+
+
+def check_points(x: np.ndarray, source: str) -> np.ndarray:
+    """Validate an N x D array of finite numbers and return it as float32.
+
+    A 1-D array is read as N points in one dimension.
+    """
+    x = np.asarray(x)
+    if x.dtype == object or not np.issubdtype(x.dtype, np.number):
+        raise DataError(f"{source}: expected numbers, got dtype {x.dtype}")
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise DataError(f"{source}: expected an N x D array of points, got shape {x.shape}")
+    if x.shape[0] < 2 or x.shape[1] < 1:
+        raise DataError(f"{source}: need at least 2 points of at least 1 feature, got {x.shape}")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        row = int(np.argwhere(bad)[0, 0])
+        raise DataError(f"{source}: {int(bad.sum())} NaN/inf values (first in row {row})")
+    return x.astype(np.float32)
+
+
+def load_points(path: str | Path) -> np.ndarray:
+    """Read an N x D array from a .npy or .csv file (a header row in a CSV is skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            x = np.load(path, allow_pickle=False)  # never unpickle a user file
+        elif suffix in (".csv", ".txt"):
+            x = _read_csv(path)
+        else:
+            raise DataError(f"{path}: unsupported file type '{suffix}' (use .npy or .csv)")
+    except DataError:
+        raise
+    except ValueError as err:
+        raise DataError(f"{path}: cannot read ({err})") from None
+    return check_points(x, str(path))
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    with path.open() as fh:
+        first = fh.readline()
+    try:
+        [float(v) for v in first.strip().split(",") if v.strip()]
+        skip = 0
+    except ValueError:
+        skip = 1  # a header row
+    x = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64)
+    if x.size == 0:
+        raise DataError(f"{path}: the file holds no rows of data")
+    return x
+
+
+@dataclass
+class Standardizer:
+    """Per-feature affine map to zero mean and unit variance (fit on the training split)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray, enabled: bool = True) -> Standardizer:
+        d = x.shape[1]
+        if not enabled:
+            return cls(np.zeros(d, np.float32), np.ones(d, np.float32))
+        std = x.std(axis=0)
+        std = np.where(std > 1e-8, std, 1.0)  # a constant feature stays as it is
+        return cls(x.mean(axis=0).astype(np.float32), std.astype(np.float32))
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        return (z * self.std + self.mean).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Standardizer:
+        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
+
+
+@dataclass
+class PointData:
+    """Training and held-out points, in data units."""
+
+    name: str
+    train: np.ndarray
+    holdout: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        return self.train.shape[1]
+
+
+def split_points(
+    x: np.ndarray, name: str, holdout_fraction: float = 0.2, seed: int = 0
+) -> PointData:
+    """Validate an array of points and split it at random into training and held-out parts."""
+    x = check_points(x, name)
+    n_hold = int(round(holdout_fraction * len(x)))
+    if not 1 <= n_hold < len(x):
+        raise DataError(f"{name}: too few points ({len(x)}) for a held-out split")
+    perm = np.random.default_rng(seed).permutation(len(x))
+    return PointData(name, x[perm[n_hold:]], x[perm[:n_hold]])
+
+
+def load_data(
+    name: str,
+    path: str | None = None,
+    *,
+    n_train: int = 20000,
+    n_holdout: int = 5000,
+    holdout_fraction: float = 0.2,
+    seed: int = 0,
+) -> PointData:
+    """Toy set `name` (independent train/held-out draws from `seed`) or a user file, split at random."""
+    if name == "file":
+        if path is None:
+            raise DataError("data.path is required when data.name is 'file'")
+        return split_points(load_points(path), str(path), holdout_fraction, seed)
+    if name not in TOY_DATASETS:
+        raise DataError(
+            f"unknown dataset '{name}' (choose 'file' or one of {', '.join(TOY_DATASETS)})"
+        )
+    train_rng, hold_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    return PointData(name, sample_toy(name, n_train, train_rng), sample_toy(name, n_holdout, hold_rng))

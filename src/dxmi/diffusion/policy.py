@@ -1,0 +1,56 @@
+"""The T-step Gaussian policy: x_{t+1} ~ N(mu_theta(x_t, t), sigma_t^2 I).
+
+The mean is the DDPM posterior step of an epsilon network (a teacher, or random weights) between
+consecutive chosen timesteps (method notes, section 6). Each step's log sigma is learnable,
+initialised from the posterior std, except the last step's, fixed at a small value. As in the
+reference, learning sigma changes only the injected noise; the mean keeps the schedule's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from dxmi.diffusion.schedules import step_coefficients
+
+
+class GaussianPolicy(nn.Module):
+    """A few-step diffusion sampler as a Gaussian policy over T steps."""
+
+    def __init__(
+        self,
+        eps_model: nn.Module,
+        alphas_cumprod: torch.Tensor,
+        timesteps: list[int],
+        *,
+        last_sigma: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        self.eps_model = eps_model
+        self.steps = len(timesteps)
+        for name, value in step_coefficients(alphas_cumprod, timesteps).items():
+            self.register_buffer(name, value)
+        init = self.posterior_std[:-1].clamp(min=1e-4).log()
+        self.log_sigma_learned = nn.Parameter(init.clone())  # steps 0..T-2
+        self.register_buffer("log_sigma_last", torch.tensor([math.log(last_sigma)]))
+
+    @property
+    def log_sigma(self) -> torch.Tensor:
+        """log sigma_t for t = 0..T-1, shape (T,)."""
+        return torch.cat([self.log_sigma_learned, self.log_sigma_last])
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log sigma of pi(x_{t+1} | x_t) for step indices t (N,) -> (N, D), (N,)."""
+        eps = self.eps_model(x, self.timesteps[t])
+        shape = (-1,) + (1,) * (x.dim() - 1)
+        mean = (x - self.eps_coef[t].view(shape) * eps) * self.inv_sqrt_alpha[t].view(shape)
+        return mean, self.log_sigma[t]
+
+    def step(self, x: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """One reparameterised step x_{t+1} = mu(x_t, t) + sigma_t * noise."""
+        if isinstance(t, int):
+            t = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+        mean, log_sigma = self(x, t)
+        return mean + log_sigma.exp().view((-1,) + (1,) * (x.dim() - 1)) * noise

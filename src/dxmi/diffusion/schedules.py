@@ -1,0 +1,65 @@
+"""Noise schedules and the choice of T timesteps from a 1000-step teacher.
+
+Index convention for the few-step chain (used everywhere in dxmi): step index t = 0 is pure noise,
+t = T is the sample. Chain state x_t sits at teacher timestep ``timesteps[t]`` (descending, e.g.
+[999, 749, 499, 249] for T = 4) and x_T is clean data.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+
+
+def linear_alphas_cumprod(
+    num_train_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02
+) -> torch.Tensor:
+    """alpha-bar of the DDPM linear beta schedule (Ho et al. 2020), float64, shape (N,)."""
+    betas = torch.linspace(beta_start, beta_end, num_train_timesteps, dtype=torch.float64)
+    return torch.cumprod(1.0 - betas, dim=0)
+
+
+def select_timesteps(
+    num_train_timesteps: int, steps: int, spacing: Literal["linear", "quadratic"] = "linear"
+) -> list[int]:
+    """T teacher timesteps, descending, the first always the noisiest (N - 1).
+
+    "linear" is diffusers' "trailing" spacing ([999, 749, 499, 249] for T = 4); "quadratic"
+    spaces (t / T)^2, spending more steps near the data.
+    """
+    if not 1 <= steps <= num_train_timesteps:
+        raise ValueError(f"steps must be in [1, {num_train_timesteps}], got {steps}")
+    frac = np.arange(steps, 0, -1) / steps  # 1, (T-1)/T, ..., 1/T
+    if spacing == "quadratic":
+        frac = frac**2
+    elif spacing != "linear":
+        raise ValueError(f"unknown timestep spacing '{spacing}' (use 'linear' or 'quadratic')")
+    ts = np.round(frac * num_train_timesteps).astype(int) - 1
+    ts = np.maximum(ts, 0)
+    if len(np.unique(ts)) != steps:
+        raise ValueError(f"{spacing} spacing gives repeated timesteps for {steps} steps")
+    return ts.tolist()
+
+
+def step_coefficients(alphas_cumprod: torch.Tensor, timesteps: list[int]) -> dict[str, torch.Tensor]:
+    """Per-step DDPM posterior coefficients between consecutive chosen timesteps.
+
+    For step t (x_t at timestep s = timesteps[t] to x_{t+1} at the next one, or to data):
+    alpha_t = abar(s) / abar(next), beta_t = 1 - alpha_t,
+    mean = (x_t - beta_t / sqrt(1 - abar(s)) * eps) / sqrt(alpha_t),
+    posterior variance = beta_t (1 - abar(next)) / (1 - abar(s)).
+    """
+    ab = alphas_cumprod.double()[timesteps]
+    ab_next = torch.cat([ab[1:], ab.new_ones(1)])  # the step after the last lands on data
+    alpha = ab / ab_next
+    beta = 1.0 - alpha
+    return {
+        "timesteps": torch.tensor(timesteps, dtype=torch.float32),
+        "alphas_cumprod": ab.float(),
+        "inv_sqrt_alpha": alpha.rsqrt().float(),
+        "eps_coef": (beta / (1.0 - ab).sqrt()).float(),
+        "posterior_std": (beta * (1.0 - ab_next) / (1.0 - ab)).clamp(min=0).sqrt().float(),
+        "beta": beta.float(),
+    }

@@ -1,0 +1,74 @@
+"""Training-free samplers of a 1000-step teacher, through diffusers' schedulers.
+
+These are the baselines DxMI is measured against at the same number of steps. diffusers' DDPM
+and DDIM schedulers clip the predicted x0 to [-1, 1] by default, which silently ruins non-image
+data: clipping is turned off here. Timesteps are passed explicitly (or, for DDIM, "trailing"
+spacing, which gives the same ones) so every sampler visits the same noise levels as the policy.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from torch import nn
+from tqdm.auto import tqdm
+
+from dxmi.diffusion.schedules import select_timesteps
+
+Solver = Literal["ddim", "dpmsolver++", "ancestral"]
+SOLVERS: tuple[str, ...] = ("ddim", "dpmsolver++", "ancestral")
+
+
+def make_scheduler(
+    solver: str, steps: int, num_train_timesteps: int, beta_start: float, beta_end: float
+):
+    """A diffusers scheduler of the teacher's linear schedule, set to `steps` timesteps."""
+    common = dict(
+        num_train_timesteps=num_train_timesteps,
+        beta_start=beta_start,
+        beta_end=beta_end,
+        beta_schedule="linear",
+    )
+    timesteps = select_timesteps(num_train_timesteps, steps, "linear")
+    if solver == "ddim":
+        sched = DDIMScheduler(**common, clip_sample=False, timestep_spacing="trailing")
+        sched.set_timesteps(steps)
+        if sched.timesteps.tolist() != timesteps:  # guard against a change in diffusers' spacing
+            raise RuntimeError(f"DDIM timesteps {sched.timesteps.tolist()} != {timesteps}")
+    elif solver == "dpmsolver++":
+        sched = DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
+        sched.set_timesteps(timesteps=timesteps)
+    elif solver == "ancestral":
+        sched = DDPMScheduler(**common, clip_sample=False)
+        if steps == num_train_timesteps:
+            sched.set_timesteps(steps)
+        else:
+            sched.set_timesteps(timesteps=timesteps)
+    else:
+        raise ValueError(f"unknown solver '{solver}' (choose from {', '.join(SOLVERS)})")
+    return sched
+
+
+@torch.no_grad()
+def solver_sample(
+    eps_model: nn.Module,
+    noise: torch.Tensor,
+    solver: str,
+    steps: int,
+    *,
+    num_train_timesteps: int = 1000,
+    beta_start: float = 1e-4,
+    beta_end: float = 0.02,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Sample the teacher `eps_model` from `noise` with a diffusers scheduler in `steps` steps."""
+    sched = make_scheduler(solver, steps, num_train_timesteps, beta_start, beta_end)
+    x = noise
+    for t in tqdm(sched.timesteps, desc=f"{solver}-{steps}", disable=not progress, leave=False):
+        t_batch = torch.full((x.shape[0],), float(t), device=x.device)
+        eps = eps_model(x, t_batch)
+        x = sched.step(eps, t, x, generator=generator).prev_sample
+    return x

@@ -1,0 +1,19 @@
+"""Metrics: distances between samples and data, and an EBM's density against the truth."""
+
+from dxmi.metrics.density import (
+    energy_density_metrics,
+    grid_divergences,
+    histogram_log_density,
+    make_grid,
+)
+from dxmi.metrics.samples import energy_distance, mode_coverage, sliced_wasserstein
+
+__all__ = [
+    "energy_density_metrics",
+    "energy_distance",
+    "grid_divergences",
+    "histogram_log_density",
+    "make_grid",
+    "mode_coverage",
+    "sliced_wasserstein",
+]

@@ -1,0 +1,122 @@
+"""The trained artifact: a few-step sampler plus its energy, in data units, saved and loaded.
+
+`build_*` are the plain factories that turn a config into networks (no string imports).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
+from dxmi.config import Config, ConfigError, from_dict, to_dict
+from dxmi.data import Standardizer, check_points
+from dxmi.diffusion import GaussianPolicy, linear_alphas_cumprod, rollout, select_timesteps
+from dxmi.networks import EnergyMLP, EpsilonMLP
+
+MODEL_STEM = "model"
+
+
+def build_eps_model(config: Config, dim: int) -> EpsilonMLP:
+    net = config.sampler
+    return EpsilonMLP(dim, hidden=net.hidden, layers=net.layers, time_embedding=net.time_embedding)
+
+
+def build_policy(config: Config, eps_model: nn.Module) -> GaussianPolicy:
+    t = config.teacher
+    alphas_cumprod = linear_alphas_cumprod(t.num_train_timesteps, t.beta_start, t.beta_end)
+    timesteps = select_timesteps(
+        t.num_train_timesteps, config.dxmi.steps, config.dxmi.timestep_spacing
+    )
+    return GaussianPolicy(eps_model, alphas_cumprod, timesteps, last_sigma=config.dxmi.last_sigma)
+
+
+def build_energy(config: Config, dim: int) -> EnergyMLP:
+    net = config.dxmi.energy
+    return EnergyMLP(dim, hidden=net.hidden, layers=net.layers)
+
+
+def build_value(config: Config, dim: int) -> EnergyMLP | None:
+    """The time-conditioned value V(x, t) of the separate variant; None for the shared one."""
+    if config.dxmi.variant == "shared":
+        return None
+    net = config.dxmi.energy
+    return EnergyMLP(dim, hidden=net.hidden, layers=net.layers, time_embedding=net.time_embedding)
+
+
+@dataclass
+class DxMIModel:
+    """A trained DxMI sampler and energy. Inputs and outputs are in data units."""
+
+    config: Config
+    policy: GaussianPolicy
+    energy_net: nn.Module
+    standardizer: Standardizer
+
+    @property
+    def dim(self) -> int:
+        return len(self.standardizer.mean)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.energy_net.parameters()).device
+
+    @torch.no_grad()
+    def chain(self, n: int, seed: int = 0) -> np.ndarray:
+        """Every state of n chains, (T + 1, n, D) in data units: [0] noise, [T] the samples."""
+        gen = torch.Generator(self.device).manual_seed(seed)
+        x0 = torch.randn((n, self.dim), generator=gen, device=self.device)
+        states = rollout(self.policy.eval(), x0, gen).cpu().numpy()
+        return self.standardizer.inverse(states)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, batch_size: int = 8192) -> np.ndarray:
+        """n samples (n, D); the same seed and batch size give the same samples."""
+        parts = [
+            self.chain(min(batch_size, n - i), seed + i // batch_size)[-1]
+            for i in range(0, n, batch_size)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
+
+    @torch.no_grad()
+    def energy(self, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+        """E(x) for points (N, D) in data units; lower energy means more likely."""
+        x = check_points(x, "energy input")
+        if x.shape[1] != self.dim:
+            raise ValueError(f"energy input has {x.shape[1]} features, the model expects {self.dim}")
+        z = torch.from_numpy(self.standardizer.transform(x)).to(self.device)
+        self.energy_net.eval()
+        return torch.cat(
+            [self.energy_net(z[i : i + batch_size]) for i in range(0, len(z), batch_size)]
+        ).cpu().numpy()
+
+    def save(self, run_dir: str | Path) -> None:
+        """Write model.safetensors / model.json into `run_dir` (atomically)."""
+        state = {"policy": self.policy.state_dict(), "energy": self.energy_net.state_dict()}
+        meta = {"config": to_dict(self.config), "standardizer": self.standardizer.to_dict()}
+        save_checkpoint(Path(run_dir) / MODEL_STEM, state, meta)
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str | torch.device = "cpu") -> DxMIModel:
+        """Load the model a finished run exported (``dxmi train`` writes it at the end)."""
+        stem = Path(run_dir) / MODEL_STEM
+        if not stem.with_suffix(".json").is_file():
+            raise CheckpointError(
+                f"{run_dir}: no exported model (model.json) - is this a finished dxmi run?"
+            )
+        state, meta = load_checkpoint(stem)
+        try:
+            config = from_dict(Config, meta["config"], f"{stem}.json:config")
+            standardizer = Standardizer.from_dict(meta["standardizer"])
+        except (KeyError, ConfigError) as err:
+            raise CheckpointError(f"{stem}.json: unusable model record ({err})") from None
+        dim = len(standardizer.mean)
+        policy = build_policy(config, build_eps_model(config, dim))
+        energy = build_energy(config, dim)
+        load_module_state(policy, state["policy"], f"{stem}.safetensors")
+        load_module_state(energy, state["energy"], f"{stem}.safetensors")
+        return cls(config, policy.to(device).eval(), energy.to(device).eval(), standardizer)

@@ -1,0 +1,266 @@
+"""The DxMI training run: set-up, teacher, resume, one loop, export, evaluation, pictures.
+
+Run directory (``out_dir``)::
+
+    config.yaml                 the resolved config
+    teacher.{safetensors,json}  the DDPM teacher (when dxmi starts from one)
+    checkpoints/last.*          trainer state, written atomically; `resume` continues from it
+    history.jsonl               logged scalars, one JSON line per log step
+    tensorboard/                the same scalars for TensorBoard
+    model.{safetensors,json}    the exported sampler and energy (`DxMIModel.load`)
+    metrics.json                final metrics; written last, so its presence marks a finished run
+    chain.png energy.png samples.png curves.png
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch.utils.tensorboard import SummaryWriter
+from tqdm.auto import tqdm
+
+from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
+from dxmi.config import Config, ConfigError, load_config, save_config, to_dict
+from dxmi.data import PointData, Standardizer, load_data, split_points
+from dxmi.diffusion import linear_alphas_cumprod, sample, train_ddpm
+from dxmi.evaluation import (
+    density_metrics,
+    energy_temperature,
+    floor_metrics,
+    sample_metrics,
+)
+from dxmi.irl.trainer import DxMITrainer
+from dxmi.model import DxMIModel, build_energy, build_eps_model, build_policy, build_value
+from dxmi.plots import plot_chain, plot_curves, plot_energy, plot_samples
+
+# Sections whose change makes a checkpoint meaningless. dxmi.iterations, eval and run may change.
+_RESUME_FREE = {("dxmi", "iterations")}
+_RESUME_SECTIONS = ("data", "teacher", "sampler", "dxmi")
+
+
+class RunDirError(RuntimeError):
+    """A run directory that cannot be used as asked; the message says why and what to do."""
+
+
+def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
+    for key in sorted(set(a) | set(b)):
+        if (prefix.rstrip("."), key) in _RESUME_FREE:
+            continue
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            found = _first_difference(va, vb, f"{prefix}{key}.")
+            if found:
+                return found
+        elif va != vb:
+            return f"{prefix}{key} is {va!r} there, {vb!r} here"
+    return None
+
+
+def prepare_run_dir(out: Path, config: Config, resume: bool, overwrite: bool) -> None:
+    """Create `out`, or check that resuming into it is safe; never mixes two configs."""
+    saved = out / "config.yaml"
+    if out.exists() and any(out.iterdir()):
+        if resume and saved.is_file():
+            try:
+                old = load_config(saved)
+            except ConfigError as err:
+                raise RunDirError(f"{out}: cannot resume, its config.yaml is unusable ({err})") from None
+            old_d, new_d = to_dict(old), to_dict(config)
+            diff = _first_difference(
+                {k: old_d[k] for k in _RESUME_SECTIONS}, {k: new_d[k] for k in _RESUME_SECTIONS}
+            )
+            if diff:
+                raise RunDirError(f"{out}: made with an incompatible config ({diff}); use a new --out")
+        elif resume:
+            raise RunDirError(f"{out}: not a dxmi run directory (no config.yaml); cannot resume")
+        elif overwrite:
+            shutil.rmtree(out)
+        else:
+            raise RunDirError(f"{out}: already exists; pass --resume to continue or --overwrite")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").unlink(missing_ok=True)  # the run is not finished until it is rewritten
+    save_config(config, saved)
+
+
+def _load_data(config: Config, points: np.ndarray | None) -> PointData:
+    d = config.data
+    if points is not None:
+        return split_points(points, "points", d.holdout_fraction, d.seed)
+    return load_data(d.name, d.path, n_train=d.n_train, n_holdout=d.n_holdout,
+                     holdout_fraction=d.holdout_fraction, seed=d.seed)
+
+
+def _teacher(config: Config, data: torch.Tensor, out: Path, progress: bool) -> torch.nn.Module:
+    """The epsilon network the sampler starts from: a DDPM teacher (trained once per run
+    directory, then reloaded) or random weights."""
+    eps_model = build_eps_model(config, data.shape[1]).to(data.device)
+    if config.teacher.init == "random":
+        return eps_model
+    stem = out / "teacher"
+    if stem.with_suffix(".json").is_file():
+        state, _ = load_checkpoint(stem)
+        load_module_state(eps_model, state["eps_model"], f"{stem}.safetensors")
+        return eps_model.to(data.device)
+    t = config.teacher
+    ema, losses = train_ddpm(
+        eps_model, data, linear_alphas_cumprod(t.num_train_timesteps, t.beta_start, t.beta_end),
+        iterations=t.iterations, batch_size=t.batch_size, lr=t.lr, ema_decay=t.ema_decay,
+        seed=config.run.seed, progress=progress,
+    )
+    save_checkpoint(stem, {"eps_model": ema.state_dict()},
+                    {"final_loss": float(np.mean(losses[-100:])) if losses else None})
+    return ema
+
+
+def train(
+    config: Config | str | Path,
+    out_dir: str | Path,
+    *,
+    points: np.ndarray | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> DxMIModel:
+    """Train DxMI (teacher first where configured) and return the exported model.
+
+    `config` is a `Config` or a YAML path; `points` (N x D) replaces the configured data.
+    """
+    config = config if isinstance(config, Config) else load_config(config)
+    out = Path(out_dir)
+    data = _load_data(config, points)  # bad data fails here, before the run directory exists
+    acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
+    main = acc.is_main_process
+    if main:
+        prepare_run_dir(out, config, resume, overwrite)
+    acc.wait_for_everyone()
+    progress = config.run.progress and main
+
+    # ---- data and networks
+    set_seed(config.run.seed)
+    standardizer = Standardizer.fit(data.train, config.data.standardize)
+    train_x = torch.from_numpy(standardizer.transform(data.train)).to(acc.device)
+    eps_model = _teacher(config, train_x, out, progress)
+    acc.wait_for_everyone()
+    initial_policy = build_policy(config, copy.deepcopy(eps_model)).to(acc.device)
+    trainer = DxMITrainer(
+        build_policy(config, eps_model),
+        build_energy(config, data.dim),
+        build_value(config, data.dim),
+        config.dxmi,
+        acc,
+        seed=config.run.seed,
+    )
+
+    # ---- resume
+    ckpt = out / "checkpoints" / "last"
+    if resume and ckpt.with_suffix(".json").is_file():
+        state, _ = load_checkpoint(ckpt)
+        try:
+            trainer.load_state_dict(state)
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise CheckpointError(f"{ckpt}.safetensors: does not fit this model ({err})") from None
+    history = _read_history(out / "history.jsonl", trainer.iteration_count) if main else []
+
+    # ---- the loop
+    cfg = config.dxmi
+    writer = SummaryWriter(str(out / "tensorboard")) if main else None
+    bar = tqdm(range(trainer.iteration_count, cfg.iterations), desc=f"dxmi {cfg.variant} T={cfg.steps}",
+               initial=trainer.iteration_count, total=cfg.iterations, disable=not progress)
+    for it in bar:
+        stats = trainer.iteration(train_x)
+        step = it + 1
+        if main and (step % config.run.log_every == 0 or step == cfg.iterations):
+            if config.eval.every and step % config.eval.every == 0:
+                samples = standardizer.inverse(_sample(trainer.sampler, config, data.dim))
+                stats.update(sample_metrics(samples, data, config.eval))
+                bar.set_postfix(sliced_w2=f"{stats['sliced_w2']:.3f}")
+            _log(writer, history, out / "history.jsonl", step, stats)
+        if step % config.run.checkpoint_every == 0 or step == cfg.iterations:
+            if main:
+                save_checkpoint(ckpt, trainer.state_dict(), {"iteration": step})
+            acc.wait_for_everyone()
+    bar.close()
+
+    # ---- export, evaluate, draw
+    model = DxMIModel(config, copy.deepcopy(trainer.sampler).eval(), trainer.energy_m.eval(),
+                      standardizer)
+    if main:
+        model.save(out)
+        init_model = DxMIModel(config, initial_policy.eval(), model.energy_net, standardizer)
+        metrics = evaluate_run(model, init_model, data)
+        _draw(model, data, history, out)
+        if writer is not None:
+            writer.close()
+        _write_json(out / "metrics.json", metrics)
+    acc.wait_for_everyone()
+    return model
+
+
+def evaluate_run(model: DxMIModel, init_model: DxMIModel | None, data: PointData) -> dict:
+    """Final metrics: the DxMI sampler, the un-tuned sampler it started from, the data floor,
+    and the EBM's density against the truth (2D toy sets)."""
+    cfg = model.config.eval
+    out: dict = {
+        "dataset": data.name,
+        "steps": model.config.dxmi.steps,
+        "variant": model.config.dxmi.variant,
+        "n_samples": cfg.n_samples,
+        "reference": f"{len(data.holdout[: cfg.n_samples])} held-out points",
+        "dxmi": sample_metrics(model.sample(cfg.n_samples, seed=cfg.seed), data, cfg),
+        "floor": floor_metrics(data, cfg),
+    }
+    if init_model is not None:
+        out["init"] = sample_metrics(init_model.sample(cfg.n_samples, seed=cfg.seed), data, cfg)
+    if data.dim == 2:
+        temp = energy_temperature(model.config.dxmi.tau1, data.dim)
+        out["ebm"] = density_metrics(model.energy, data.name, cfg, temp)
+        out["ebm"]["temperature"] = temp
+    return out
+
+
+def _sample(policy, config: Config, dim: int) -> np.ndarray:
+    device = next(policy.buffers()).device
+    gen = torch.Generator(device).manual_seed(config.eval.seed)
+    return sample(policy, config.eval.n_samples, dim, gen).cpu().numpy()
+
+
+def _log(writer, history: list, path: Path, step: int, stats: dict) -> None:
+    record = {"iteration": step, **{k: float(v) for k, v in stats.items()}}
+    history.append(record)
+    with path.open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    for key, value in stats.items():
+        writer.add_scalar(key, value, step)
+
+
+def _read_history(path: Path, upto: int) -> list[dict]:
+    """Logged records up to iteration `upto`; later ones (from an interrupted run) are dropped."""
+    if not path.is_file():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = [r for r in records if r["iteration"] <= upto]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return records
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    tmp.replace(path)
+
+
+def _draw(model: DxMIModel, data: PointData, history: list[dict], out: Path) -> None:
+    extent = model.config.eval.grid_extent
+    states = model.chain(2000, seed=model.config.eval.seed)
+    plot_chain(states, out / "chain.png", extent)
+    plot_samples({"data (held out)": data.holdout[:2000], "DxMI": states[-1]}, out / "samples.png",
+                 extent)
+    if data.dim == 2:
+        plot_energy(model.energy, data.train, out / "energy.png", extent)
+    plot_curves(history, out / "curves.png")
