@@ -104,7 +104,9 @@ def load_checkpoint(stem: str | Path) -> tuple[dict, dict]:
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise CheckpointError(f"{record_path}: corrupt checkpoint record ({err})") from None
     if record.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"{record_path}: unsupported checkpoint format {record.get('format')}")
+        raise CheckpointError(
+            f"{record_path}: unsupported checkpoint format {record.get('format')}"
+        )
     if _sha256(weights) != sha:
         raise CheckpointError(f"{weights}: corrupt or does not match {record_path.name} (hash)")
     try:

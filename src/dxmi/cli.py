@@ -70,8 +70,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         data = load_data("file", args.data, holdout_fraction=d.holdout_fraction, seed=d.seed)
         data.holdout = np.concatenate([data.train, data.holdout])  # score against the whole file
     else:
-        data = load_data(d.name, d.path, n_train=d.n_train, n_holdout=d.n_holdout,
-                         holdout_fraction=d.holdout_fraction, seed=d.seed)
+        data = load_data(
+            d.name,
+            d.path,
+            n_train=d.n_train,
+            n_holdout=d.n_holdout,
+            holdout_fraction=d.holdout_fraction,
+            seed=d.seed,
+        )
     if data.dim != model.dim:
         raise DataError(f"{args.data}: {data.dim} features, the model expects {model.dim}")
     metrics = evaluate_run(model, None, data)
@@ -81,8 +87,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _print_metrics(m: dict) -> None:
-    print(f"dataset {m['dataset']}, T = {m['steps']}, {m['variant']} variant, "
-          f"{m['n_samples']} samples vs {m['reference']}")
+    print(
+        f"dataset {m['dataset']}, T = {m['steps']}, {m['variant']} variant, "
+        f"{m['n_samples']} samples vs {m['reference']}"
+    )
     rows = [k for k in ("dxmi", "init", "floor") if k in m]
     keys = list(m["dxmi"])
     print(f"{'':8s}" + "".join(f"{k:>17s}" for k in keys))
@@ -99,8 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a teacher (if configured) and DxMI; evaluate; draw")
     t.add_argument("--config", help="YAML config (default: built-in defaults)")
     t.add_argument("--out", required=True, help="run directory")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set dxmi.steps=10 (repeatable)")
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set dxmi.steps=10 (repeatable)",
+    )
     t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     t.set_defaults(func=cmd_train)
@@ -121,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("evaluate", help="score a finished run against held-out data")
     v.add_argument("--run", required=True)
-    v.add_argument("--data", help="score against this .npy/.csv instead of the run's held-out split")
+    v.add_argument(
+        "--data", help="score against this .npy/.csv instead of the run's held-out split"
+    )
     v.add_argument("--out", help="write the metrics JSON here")
     v.set_defaults(func=cmd_evaluate)
     return p

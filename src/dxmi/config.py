@@ -50,7 +50,6 @@ class TeacherConfig:
     batch_size: int = 512
     lr: float = 1e-3
     ema_decay: float = 0.999  # teacher weights used for sampling are an EMA
-    network: NetworkConfig = field(default_factory=NetworkConfig)
 
 
 @dataclass
@@ -65,11 +64,13 @@ class DxMIConfig:
     gamma: float = 1.0  # energy-magnitude regulariser in the EBM loss
     sampler_lr: float = 1e-7
     sigma_lr: float = 1e-5  # learning rate of the per-step log sigma
-    value_lr: float = 1e-5  # value network (shared variant: the one energy/value network)
-    energy_lr: float = 1e-5  # energy network (separate variant only)
+    value_lr: float = 1e-5  # TD steps of the value (shared variant: of the one network)
+    energy_lr: float = 1e-5  # EBM step of the energy (the reference uses value_lr for both)
     optimizer: Literal["adam", "radam"] = "adam"
     sampler_grad_clip: float = 0.1  # max grad norm of the sampler (0 disables)
-    energy_grad_clip: float = 0.0  # max grad norm of the energy (0 disables; reference separate: 0.1)
+    energy_grad_clip: float = (
+        0.0  # max grad norm of the energy (0 disables; reference separate: 0.1)
+    )
     policy_updates: int = 1  # sampler steps per iteration (CIFAR 1, ImageNet T)
     last_sigma: float = 1e-3  # fixed noise of the last step
     velocity_momentum: float = 0.99  # s_t^2 <- m s_t^2 + (1 - m) mean step^2
@@ -104,7 +105,8 @@ class Config:
     dxmi: DxMIConfig = field(default_factory=DxMIConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
-    sampler: NetworkConfig = field(default_factory=NetworkConfig)  # the policy's epsilon network
+    # The epsilon network of the teacher and of the policy (the policy starts as the teacher).
+    sampler: NetworkConfig = field(default_factory=NetworkConfig)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,6 +151,11 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str):  # PyYAML reads 1e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)
@@ -160,15 +167,21 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 
 def from_dict(cls: type, data: dict, where: str = "config") -> Any:
-    """Build dataclass `cls` from `data`, rejecting unknown keys and wrong types."""
+    """Build dataclass `cls` from `data`, rejecting unknown keys and wrong types.
+
+    `where` is "<file>" or "<file>: <section path>"; errors read "<file>: <key path>: ...".
+    """
+    source, _, prefix = where.partition(": ")
+    prefix = f"{prefix}." if prefix else ""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key '{unknown[0]}' (known keys: {', '.join(sorted(names))})"
+            f"{source}: unknown key '{prefix}{unknown[0]}' "
+            f"(known keys here: {', '.join(sorted(names))})"
         )
-    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    kwargs = {k: _coerce(v, hints[k], f"{source}: {prefix}{k}") for k, v in data.items()}
     return cls(**kwargs)
 
 
@@ -178,7 +191,7 @@ def to_dict(config: Any) -> dict:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Load a YAML config (or the defaults when `path` is None) and apply ``a.b=value`` overrides."""
+    """Load a YAML config (defaults when `path` is None), then apply ``a.b=value`` overrides."""
     data: dict = {}
     where = "defaults"
     if path is not None:

@@ -72,7 +72,10 @@ def density_metrics(
     if ref is None:
         return {}
     grid, log_p = ref
-    return {f"ebm_{k}": v for k, v in energy_density_metrics(energy_fn, log_p, grid, temperature).items()}
+    return {
+        f"ebm_{k}": v
+        for k, v in energy_density_metrics(energy_fn, log_p, grid, temperature).items()
+    }
 
 
 def energy_temperature(tau1: float, dim: int) -> float:

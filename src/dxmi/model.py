@@ -87,12 +87,18 @@ class DxMIModel:
         """E(x) for points (N, D) in data units; lower energy means more likely."""
         x = check_points(x, "energy input")
         if x.shape[1] != self.dim:
-            raise ValueError(f"energy input has {x.shape[1]} features, the model expects {self.dim}")
+            raise ValueError(
+                f"energy input has {x.shape[1]} features, the model expects {self.dim}"
+            )
         z = torch.from_numpy(self.standardizer.transform(x)).to(self.device)
         self.energy_net.eval()
-        return torch.cat(
-            [self.energy_net(z[i : i + batch_size]) for i in range(0, len(z), batch_size)]
-        ).cpu().numpy()
+        return (
+            torch.cat(
+                [self.energy_net(z[i : i + batch_size]) for i in range(0, len(z), batch_size)]
+            )
+            .cpu()
+            .numpy()
+        )
 
     def save(self, run_dir: str | Path) -> None:
         """Write model.safetensors / model.json into `run_dir` (atomically)."""

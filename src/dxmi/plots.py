@@ -60,7 +60,9 @@ def plot_energy(
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
     e = np.asarray(energy_fn(grid)).reshape(size, size)
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
-    im = axes[0].imshow(e, origin="lower", extent=(-extent, extent, -extent, extent), cmap="viridis")
+    im = axes[0].imshow(
+        e, origin="lower", extent=(-extent, extent, -extent, extent), cmap="viridis"
+    )
     fig.colorbar(im, ax=axes[0], fraction=0.046)
     axes[0].set_title("energy E(x)")
     q = np.exp(-(e - e.min()) / max(e.std(), 1e-8) * 3)  # contrast for the eye only
@@ -72,7 +74,9 @@ def plot_energy(
     plt.close(fig)
 
 
-def plot_curves(history: Sequence[dict], path: str | Path, keys: Sequence[str] | None = None) -> None:
+def plot_curves(
+    history: Sequence[dict], path: str | Path, keys: Sequence[str] | None = None
+) -> None:
     """Training curves: one panel per logged scalar against the iteration."""
     if not history:
         return
@@ -85,7 +89,7 @@ def plot_curves(history: Sequence[dict], path: str | Path, keys: Sequence[str] |
         ax.plot(it, [h.get(key, np.nan) for h in history], lw=1)
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("iteration", fontsize=8)
-    for ax in axes.ravel()[len(keys):]:
+    for ax in axes.ravel()[len(keys) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

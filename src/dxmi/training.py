@@ -71,13 +71,17 @@ def prepare_run_dir(out: Path, config: Config, resume: bool, overwrite: bool) ->
             try:
                 old = load_config(saved)
             except ConfigError as err:
-                raise RunDirError(f"{out}: cannot resume, its config.yaml is unusable ({err})") from None
+                raise RunDirError(
+                    f"{out}: cannot resume, its config.yaml is unusable ({err})"
+                ) from None
             old_d, new_d = to_dict(old), to_dict(config)
             diff = _first_difference(
                 {k: old_d[k] for k in _RESUME_SECTIONS}, {k: new_d[k] for k in _RESUME_SECTIONS}
             )
             if diff:
-                raise RunDirError(f"{out}: made with an incompatible config ({diff}); use a new --out")
+                raise RunDirError(
+                    f"{out}: made with an incompatible config ({diff}); use a new --out"
+                )
         elif resume:
             raise RunDirError(f"{out}: not a dxmi run directory (no config.yaml); cannot resume")
         elif overwrite:
@@ -93,29 +97,50 @@ def _load_data(config: Config, points: np.ndarray | None) -> PointData:
     d = config.data
     if points is not None:
         return split_points(points, "points", d.holdout_fraction, d.seed)
-    return load_data(d.name, d.path, n_train=d.n_train, n_holdout=d.n_holdout,
-                     holdout_fraction=d.holdout_fraction, seed=d.seed)
+    return load_data(
+        d.name,
+        d.path,
+        n_train=d.n_train,
+        n_holdout=d.n_holdout,
+        holdout_fraction=d.holdout_fraction,
+        seed=d.seed,
+    )
 
 
-def _teacher(config: Config, data: torch.Tensor, out: Path, progress: bool) -> torch.nn.Module:
-    """The epsilon network the sampler starts from: a DDPM teacher (trained once per run
-    directory, then reloaded) or random weights."""
+def _teacher(
+    config: Config, data: torch.Tensor, out: Path, progress: bool, given: torch.nn.Module | None
+) -> torch.nn.Module:
+    """The epsilon network the sampler starts from: a DDPM teacher (given, or trained once per
+    run directory and then reloaded) or random weights."""
     eps_model = build_eps_model(config, data.shape[1]).to(data.device)
     if config.teacher.init == "random":
         return eps_model
     stem = out / "teacher"
+    if given is not None:
+        load_module_state(eps_model, given.state_dict(), "the given teacher")
+        save_checkpoint(stem, {"eps_model": eps_model.state_dict()}, {"source": "given"})
+        return eps_model
     if stem.with_suffix(".json").is_file():
         state, _ = load_checkpoint(stem)
         load_module_state(eps_model, state["eps_model"], f"{stem}.safetensors")
         return eps_model.to(data.device)
     t = config.teacher
     ema, losses = train_ddpm(
-        eps_model, data, linear_alphas_cumprod(t.num_train_timesteps, t.beta_start, t.beta_end),
-        iterations=t.iterations, batch_size=t.batch_size, lr=t.lr, ema_decay=t.ema_decay,
-        seed=config.run.seed, progress=progress,
+        eps_model,
+        data,
+        linear_alphas_cumprod(t.num_train_timesteps, t.beta_start, t.beta_end),
+        iterations=t.iterations,
+        batch_size=t.batch_size,
+        lr=t.lr,
+        ema_decay=t.ema_decay,
+        seed=config.run.seed,
+        progress=progress,
     )
-    save_checkpoint(stem, {"eps_model": ema.state_dict()},
-                    {"final_loss": float(np.mean(losses[-100:])) if losses else None})
+    save_checkpoint(
+        stem,
+        {"eps_model": ema.state_dict()},
+        {"final_loss": float(np.mean(losses[-100:])) if losses else None},
+    )
     return ema
 
 
@@ -126,10 +151,13 @@ def train(
     points: np.ndarray | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    teacher: torch.nn.Module | None = None,
 ) -> DxMIModel:
     """Train DxMI (teacher first where configured) and return the exported model.
 
-    `config` is a `Config` or a YAML path; `points` (N x D) replaces the configured data.
+    `config` is a `Config` or a YAML path; `points` (N x D) replaces the configured data;
+    `teacher` is an epsilon network of `config.sampler`'s shape to start from instead of
+    training one (it must have been trained on the standardised data).
     """
     config = config if isinstance(config, Config) else load_config(config)
     out = Path(out_dir)
@@ -145,7 +173,7 @@ def train(
     set_seed(config.run.seed)
     standardizer = Standardizer.fit(data.train, config.data.standardize)
     train_x = torch.from_numpy(standardizer.transform(data.train)).to(acc.device)
-    eps_model = _teacher(config, train_x, out, progress)
+    eps_model = _teacher(config, train_x, out, progress, teacher)
     acc.wait_for_everyone()
     initial_policy = build_policy(config, copy.deepcopy(eps_model)).to(acc.device)
     trainer = DxMITrainer(
@@ -170,8 +198,13 @@ def train(
     # ---- the loop
     cfg = config.dxmi
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
-    bar = tqdm(range(trainer.iteration_count, cfg.iterations), desc=f"dxmi {cfg.variant} T={cfg.steps}",
-               initial=trainer.iteration_count, total=cfg.iterations, disable=not progress)
+    bar = tqdm(
+        range(trainer.iteration_count, cfg.iterations),
+        desc=f"dxmi {cfg.variant} T={cfg.steps}",
+        initial=trainer.iteration_count,
+        total=cfg.iterations,
+        disable=not progress,
+    )
     for it in bar:
         stats = trainer.iteration(train_x)
         step = it + 1
@@ -188,8 +221,9 @@ def train(
     bar.close()
 
     # ---- export, evaluate, draw
-    model = DxMIModel(config, copy.deepcopy(trainer.sampler).eval(), trainer.energy_m.eval(),
-                      standardizer)
+    model = DxMIModel(
+        config, copy.deepcopy(trainer.sampler).eval(), trainer.energy_m.eval(), standardizer
+    )
     if main:
         model.save(out)
         init_model = DxMIModel(config, initial_policy.eval(), model.energy_net, standardizer)
@@ -259,8 +293,9 @@ def _draw(model: DxMIModel, data: PointData, history: list[dict], out: Path) -> 
     extent = model.config.eval.grid_extent
     states = model.chain(2000, seed=model.config.eval.seed)
     plot_chain(states, out / "chain.png", extent)
-    plot_samples({"data (held out)": data.holdout[:2000], "DxMI": states[-1]}, out / "samples.png",
-                 extent)
+    plot_samples(
+        {"data (held out)": data.holdout[:2000], "DxMI": states[-1]}, out / "samples.png", extent
+    )
     if data.dim == 2:
         plot_energy(model.energy, data.train, out / "energy.png", extent)
     plot_curves(history, out / "curves.png")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,9 @@ def _read_csv(path: Path) -> np.ndarray:
         skip = 0
     except ValueError:
         skip = 1  # a header row
-    x = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "input contained no data": handled below
+        x = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64)
     if x.size == 0:
         raise DataError(f"{path}: the file holds no rows of data")
     return x
@@ -135,7 +138,7 @@ def load_data(
     holdout_fraction: float = 0.2,
     seed: int = 0,
 ) -> PointData:
-    """Toy set `name` (independent train/held-out draws from `seed`) or a user file, split at random."""
+    """Toy set `name` (independent train/held-out draws from `seed`) or a user file, split."""
     if name == "file":
         if path is None:
             raise DataError("data.path is required when data.name is 'file'")
@@ -145,4 +148,6 @@ def load_data(
             f"unknown dataset '{name}' (choose 'file' or one of {', '.join(TOY_DATASETS)})"
         )
     train_rng, hold_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    return PointData(name, sample_toy(name, n_train, train_rng), sample_toy(name, n_holdout, hold_rng))
+    return PointData(
+        name, sample_toy(name, n_train, train_rng), sample_toy(name, n_holdout, hold_rng)
+    )

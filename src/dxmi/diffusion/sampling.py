@@ -11,7 +11,7 @@ from dxmi.diffusion.policy import GaussianPolicy
 def rollout(
     policy: GaussianPolicy, x0: torch.Tensor, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Run the chain from noise x0; returns every state, shape (T + 1, N, ...), [0] noise, [T] sample."""
+    """Run the chain from noise x0; every state, (T + 1, N, ...): [0] noise, [T] the sample."""
     states = [x0]
     x = x0
     for t in range(policy.steps):
@@ -29,7 +29,7 @@ def sample(
     generator: torch.Generator | None = None,
     batch_size: int = 8192,
 ) -> torch.Tensor:
-    """n samples x_T of shape (n, dim), drawn in batches; the same generator seed gives the same samples."""
+    """n samples x_T, (n, dim), in batches; the same generator seed gives the same samples."""
     device = next(policy.buffers()).device
     out = []
     for start in range(0, n, batch_size):

@@ -43,7 +43,9 @@ def select_timesteps(
     return ts.tolist()
 
 
-def step_coefficients(alphas_cumprod: torch.Tensor, timesteps: list[int]) -> dict[str, torch.Tensor]:
+def step_coefficients(
+    alphas_cumprod: torch.Tensor, timesteps: list[int]
+) -> dict[str, torch.Tensor]:
     """Per-step DDPM posterior coefficients between consecutive chosen timesteps.
 
     For step t (x_t at timestep s = timesteps[t] to x_{t+1} at the next one, or to data):

@@ -66,17 +66,21 @@ class DxMITrainer:
             {"params": [policy.log_sigma_learned], "lr": config.sigma_lr},
         ]
         opt_policy = _optimizer(config.optimizer, policy_groups)
-        energy_lr = config.value_lr if value is None else config.energy_lr
-        opt_energy = _optimizer(config.optimizer, [{"params": energy.parameters(), "lr": energy_lr}])
+        # The EBM step and the TD steps have their own optimisers (and learning rates) even in
+        # the shared variant, where both update the same network.
+        opt_energy = _optimizer(
+            config.optimizer, [{"params": energy.parameters(), "lr": config.energy_lr}]
+        )
+        value_net = energy if value is None else value
+        opt_value = _optimizer(
+            config.optimizer, [{"params": value_net.parameters(), "lr": config.value_lr}]
+        )
         if value is None:
-            self.policy, self.energy, self.opt_policy, self.opt_energy = accelerator.prepare(
-                policy, energy, opt_policy, opt_energy
+            (self.policy, self.energy, self.opt_policy, self.opt_energy, self.opt_value) = (
+                accelerator.prepare(policy, energy, opt_policy, opt_energy, opt_value)
             )
-            self.value, self.opt_value = self.energy, self.opt_energy
+            self.value = self.energy
         else:
-            opt_value = _optimizer(
-                config.optimizer, [{"params": value.parameters(), "lr": config.value_lr}]
-            )
             (
                 self.policy,
                 self.energy,
@@ -163,8 +167,9 @@ class DxMITrainer:
         stats["energy_grad_norm"] = self._step(
             loss_e, self.opt_energy, energy_params, cfg.energy_grad_clip, "energy"
         )
-        stats.update(loss_energy=loss_e.item(), e_data=e_pos.mean().item(),
-                     e_sample=e_neg.mean().item())
+        stats.update(
+            loss_energy=loss_e.item(), e_data=e_pos.mean().item(), e_sample=e_neg.mean().item()
+        )
 
         # 4. Value steps (TD), t = T-1 down to 0, one optimiser step each.
         log_sigma = self.policy_m.log_sigma.detach()
@@ -224,10 +229,10 @@ class DxMITrainer:
             "energy": self.energy_m.state_dict(),
             "opt_policy": self.opt_policy.state_dict(),
             "opt_energy": self.opt_energy.state_dict(),
+            "opt_value": self.opt_value.state_dict(),
         }
         if not self.shared:
             state["value"] = self.value_m.state_dict()
-            state["opt_value"] = self.opt_value.state_dict()
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
         return copy.deepcopy(state)
@@ -239,8 +244,8 @@ class DxMITrainer:
         self.energy_m.load_state_dict(state["energy"])
         self.opt_policy.load_state_dict(state["opt_policy"])
         self.opt_energy.load_state_dict(state["opt_energy"])
+        self.opt_value.load_state_dict(state["opt_value"])
         if not self.shared:
             self.value_m.load_state_dict(state["value"])
-            self.opt_value.load_state_dict(state["opt_value"])
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])

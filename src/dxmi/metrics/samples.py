@@ -7,12 +7,17 @@ import ot
 import torch
 
 
-def sliced_wasserstein(x: np.ndarray, y: np.ndarray, n_projections: int = 500, seed: int = 0) -> float:
+def sliced_wasserstein(
+    x: np.ndarray, y: np.ndarray, n_projections: int = 500, seed: int = 0
+) -> float:
     """Sliced Wasserstein-2 distance (POT), with projections fixed by `seed`."""
     return float(
         ot.sliced_wasserstein_distance(
-            np.asarray(x, np.float64), np.asarray(y, np.float64), n_projections=n_projections,
-            p=2, seed=seed,
+            np.asarray(x, np.float64),
+            np.asarray(y, np.float64),
+            n_projections=n_projections,
+            p=2,
+            seed=seed,
         )
     )
 
@@ -31,7 +36,9 @@ def energy_distance(x: np.ndarray, y: np.ndarray, max_points: int = 5000) -> flo
     return float(2 * xy - xx - yy)
 
 
-def mode_coverage(x: np.ndarray, centers: np.ndarray, std: float, radius: float = 3.0) -> dict[str, float]:
+def mode_coverage(
+    x: np.ndarray, centers: np.ndarray, std: float, radius: float = 3.0
+) -> dict[str, float]:
     """How a sample covers known modes: the fraction of points within `radius` stds of a centre,
     the number of modes holding at least a fifth of their fair share, and the KL from the
     uniform mode distribution to the empirical one over in-mode points (0 = perfectly balanced).
@@ -43,5 +50,7 @@ def mode_coverage(x: np.ndarray, centers: np.ndarray, std: float, radius: float 
     counts = np.bincount(nearest[inside], minlength=k).astype(np.float64)
     share = counts / max(counts.sum(), 1.0)
     covered = int((share >= 0.2 / k).sum())
-    balance_kl = float(np.sum(np.where(share > 0, (1 / k) * np.log((1 / k) / np.maximum(share, 1e-12)), np.inf)))
+    balance_kl = float(
+        np.sum(np.where(share > 0, (1 / k) * np.log((1 / k) / np.maximum(share, 1e-12)), np.inf))
+    )
     return {"mode_fraction": float(inside.mean()), "modes_covered": covered, "mode_kl": balance_kl}

@@ -1,0 +1,47 @@
+"""Shared fixtures: a tiny config that trains in seconds on 2 CPU cores."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dxmi.config import load_config
+
+torch.set_num_threads(2)
+
+TINY = [
+    "data.n_train=4000",
+    "data.n_holdout=1000",
+    "teacher.iterations=400",
+    "teacher.batch_size=256",
+    "sampler.hidden=64",
+    "sampler.layers=2",
+    "sampler.time_embedding=16",
+    "dxmi.steps=2",
+    "dxmi.iterations=40",
+    "dxmi.batch_size=128",
+    "dxmi.sampler_lr=1e-4",
+    "dxmi.sigma_lr=1e-3",
+    "dxmi.value_lr=1e-3",
+    "dxmi.energy_lr=1e-3",
+    "dxmi.energy.hidden=32",
+    "dxmi.energy.layers=2",
+    "dxmi.energy.time_embedding=16",
+    "eval.n_samples=1000",
+    "eval.n_projections=100",
+    "eval.grid_size=60",
+    "eval.every=20",
+    "run.checkpoint_every=20",
+    "run.log_every=10",
+    "run.progress=false",
+]
+
+
+@pytest.fixture
+def tiny_overrides() -> list[str]:
+    return list(TINY)
+
+
+@pytest.fixture
+def tiny_config(tiny_overrides):
+    return load_config(None, tiny_overrides)

@@ -1,0 +1,80 @@
+import pytest
+
+from dxmi.config import Config, ConfigError, load_config, save_config
+
+
+def test_defaults_are_the_reference_settings():
+    c = Config()
+    assert (c.dxmi.tau1, c.dxmi.tau2, c.dxmi.gamma) == (0.1, 0.01, 1.0)
+    assert (c.dxmi.sampler_lr, c.dxmi.sigma_lr, c.dxmi.value_lr) == (1e-7, 1e-5, 1e-5)
+    assert c.dxmi.batch_size == 128 and c.dxmi.sampler_grad_clip == 0.1
+    assert c.dxmi.last_sigma == 1e-3 and c.dxmi.ema_decay == 0.0
+
+
+@pytest.mark.parametrize("name", ["8gaussians.yaml", "reference.yaml"])
+def test_repo_configs_load(name):
+    assert isinstance(load_config(f"configs/{name}"), Config)
+
+
+def test_unknown_key_names_key_and_file(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("dxmi:\n  tau_1: 0.1\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: unknown key 'dxmi\.tau_1'"):
+        load_config(p)
+
+
+def test_unknown_section(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("optimiser:\n  lr: 1\n")
+    with pytest.raises(ConfigError, match="unknown key 'optimiser'"):
+        load_config(p)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("dxmi:\n  steps: four\n", r"dxmi\.steps: expected an integer"),
+        ("dxmi:\n  steps: 4.5\n", r"dxmi\.steps: expected an integer"),
+        ("dxmi:\n  tau1: true\n", r"dxmi\.tau1: expected a number"),
+        ("dxmi:\n  variant: both\n", r"dxmi\.variant: 'both' is not one of"),
+        ("run:\n  progress: 1\n", r"run\.progress: expected true or false"),
+        ("dxmi: 3\n", r"dxmi: expected a section"),
+    ],
+)
+def test_wrong_type_is_named(tmp_path, text, match):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(p)
+
+
+def test_int_widens_to_float_and_overrides_apply():
+    c = load_config(None, ["dxmi.tau1=1", "dxmi.variant=separate", "data.path=x.npy"])
+    assert c.dxmi.tau1 == 1.0 and isinstance(c.dxmi.tau1, float)
+    assert c.dxmi.variant == "separate" and c.data.path == "x.npy"
+
+
+def test_bad_override_and_range_checks():
+    with pytest.raises(ConfigError, match="expected section.key=value"):
+        load_config(None, ["dxmi.steps"])
+    with pytest.raises(ConfigError, match="unknown key 'dxmi.stepz'"):
+        load_config(None, ["dxmi.stepz=3"])
+    with pytest.raises(ConfigError, match="dxmi.velocity_momentum"):
+        load_config(None, ["dxmi.velocity_momentum=1.5"])
+    with pytest.raises(ConfigError, match="data.path is required"):
+        load_config(None, ["data.name=file"])
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    p = tmp_path / "bad.yaml"
+    p.write_text("dxmi: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(p)
+
+
+def test_save_load_round_trip(tmp_path):
+    c = load_config(None, ["dxmi.steps=7", "sampler.hidden=32"])
+    save_config(c, tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == c

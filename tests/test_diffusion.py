@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+import torch
+from diffusers import DDPMScheduler
+
+from dxmi.diffusion import (
+    GaussianPolicy,
+    ddpm_loss,
+    linear_alphas_cumprod,
+    rollout,
+    sample,
+    select_timesteps,
+    solver_sample,
+    train_ddpm,
+)
+from dxmi.networks import EpsilonMLP
+
+
+class OracleEps(torch.nn.Module):
+    """The exact noise predictor for data N(0, s^2 I): E[eps | x_t] = sqrt(1-ab) x / (ab s^2 + 1-ab)."""
+
+    def __init__(self, s: float):
+        super().__init__()
+        self.s = s
+        self.register_buffer("ab", linear_alphas_cumprod().float())
+
+    def forward(self, x, t):
+        ab = self.ab[t.long()].view(-1, 1)
+        return (1 - ab).sqrt() * x / (ab * self.s**2 + 1 - ab)
+
+
+def test_select_timesteps():
+    assert select_timesteps(1000, 4) == [999, 749, 499, 249]
+    assert select_timesteps(1000, 1) == [999]
+    quad = select_timesteps(1000, 4, "quadratic")
+    assert quad[0] == 999 and quad == sorted(quad, reverse=True) and quad[-1] < 249
+    with pytest.raises(ValueError, match="steps must be in"):
+        select_timesteps(1000, 0)
+
+
+def test_policy_step_is_the_ddpm_posterior_step():
+    """Over all 1000 timesteps the policy's mean and std equal diffusers' DDPM step."""
+    torch.manual_seed(0)
+    eps_model = EpsilonMLP(2, hidden=16, layers=1, time_embedding=8)
+    ts = list(range(999, -1, -1))
+    policy = GaussianPolicy(eps_model, linear_alphas_cumprod(), ts)
+    sched = DDPMScheduler(clip_sample=False)
+    sched.set_timesteps(1000)
+    x = torch.randn(5, 2)
+    for t in [0, 10, 500, 998]:
+        mean, log_sigma = policy(x, torch.full((5,), t))
+        eps = eps_model(x, torch.full((5,), float(ts[t])))
+        out = sched.step(eps, ts[t], x, generator=torch.Generator().manual_seed(0))
+        # diffusers' prev_sample = posterior mean + std * noise; recover its mean
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+        std = sched._get_variance(ts[t]) ** 0.5
+        torch.testing.assert_close(mean, out.prev_sample - std * noise, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(log_sigma.exp()[0], torch.as_tensor(std).float(), rtol=1e-3, atol=1e-4)
+
+
+def test_policy_sigma_learnable_except_last():
+    policy = GaussianPolicy(EpsilonMLP(2, hidden=8, layers=1), linear_alphas_cumprod(), [999, 499],
+                            last_sigma=1e-3)
+    assert policy.log_sigma_learned.shape == (1,)
+    assert policy.log_sigma[-1].exp().item() == pytest.approx(1e-3)
+    assert policy.log_sigma[0].exp().item() == pytest.approx(policy.posterior_std[0].item(), rel=1e-5)
+    assert "log_sigma_learned" in dict(policy.named_parameters())
+
+
+def test_rollout_shapes_and_determinism():
+    policy = GaussianPolicy(EpsilonMLP(3, hidden=8, layers=1), linear_alphas_cumprod(),
+                            [999, 666, 333])
+    x0 = torch.randn(7, 3)
+    a = rollout(policy, x0, torch.Generator().manual_seed(1))
+    b = rollout(policy, x0, torch.Generator().manual_seed(1))
+    assert a.shape == (4, 7, 3)
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a[0], x0)
+    s1 = sample(policy, 10, 3, torch.Generator().manual_seed(2), batch_size=4)
+    s2 = sample(policy, 10, 3, torch.Generator().manual_seed(2), batch_size=4)
+    assert s1.shape == (10, 3) and torch.equal(s1, s2)
+
+
+@pytest.mark.parametrize("solver", ["ddim", "dpmsolver++", "ancestral"])
+def test_solvers_recover_a_gaussian_with_the_exact_score(solver):
+    """With the exact noise predictor for N(0, s^2), every solver lands near std s at 100
+    steps (few-step discretisation error aside). s = 3 also checks that nothing clips x0."""
+    s = 3.0
+    noise = torch.randn(20000, 2, generator=torch.Generator().manual_seed(0))
+    x = solver_sample(OracleEps(s), noise, solver, 100, generator=torch.Generator().manual_seed(1))
+    assert x.std().item() == pytest.approx(s, rel=0.05)
+    assert x.abs().max().item() > 3  # not clipped
+
+
+def test_ddpm_training_learns_the_noise():
+    torch.manual_seed(0)
+    data = torch.randn(2000, 2) * 0.5 + 1.0
+    model = EpsilonMLP(2, hidden=64, layers=2, time_embedding=16)
+    ac = linear_alphas_cumprod()
+    pool = torch.arange(1000)
+    before = np.mean([ddpm_loss(model, data, ac, pool, torch.Generator().manual_seed(i)).item()
+                      for i in range(5)])
+    ema, losses = train_ddpm(model, data, ac, iterations=300, batch_size=256, lr=2e-3,
+                             ema_decay=0.9, seed=0, progress=False)
+    after = np.mean([ddpm_loss(ema, data, ac, pool, torch.Generator().manual_seed(i)).item()
+                     for i in range(5)])
+    assert after < 0.7 * before
+    assert len(losses) == 300

@@ -1,0 +1,108 @@
+"""End-to-end: a short DxMI run on 8gaussians, its outputs, resume and bad runs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dxmi import DxMIModel, load_config, train
+from dxmi.checkpoint import CheckpointError, load_checkpoint
+from dxmi.data import DataError
+from dxmi.training import RunDirError
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    from conftest import TINY
+
+    out = tmp_path_factory.mktemp("run")
+    config = load_config(None, TINY + ["dxmi.iterations=200", "run.checkpoint_every=100",
+                                       "eval.every=100"])
+    model = train(config, out)
+    return out, model
+
+
+def test_dxmi_improves_on_the_few_step_sampler_it_starts_from(finished_run):
+    out, _ = finished_run
+    m = json.loads((out / "metrics.json").read_text())
+    # the un-tuned 2-step teacher is far off; DxMI must close much of the gap to the data floor
+    assert m["dxmi"]["sliced_w2"] < 0.6 * m["init"]["sliced_w2"]
+    assert m["dxmi"]["mode_fraction"] > m["init"]["mode_fraction"]
+    assert m["floor"]["sliced_w2"] < m["dxmi"]["sliced_w2"]
+    assert m["ebm"]["ebm_kl"] > 0 and 0 < m["ebm"]["ebm_tv"] <= 1
+
+
+def test_run_directory_contents(finished_run):
+    out, model = finished_run
+    for name in ["config.yaml", "teacher.json", "model.json", "model.safetensors", "metrics.json",
+                 "history.jsonl", "chain.png", "samples.png", "energy.png", "curves.png",
+                 "checkpoints/last.json", "checkpoints/last.safetensors"]:
+        assert (out / name).is_file(), name
+    assert any((out / "tensorboard").iterdir())
+    assert not list(out.rglob("*.tmp"))
+    loaded = DxMIModel.load(out)
+    np.testing.assert_array_equal(loaded.sample(100, seed=3), model.sample(100, seed=3))
+    x = np.array([[0.0, 0.0], [2.83, 0.0]], np.float32)
+    np.testing.assert_allclose(loaded.energy(x), model.energy(x), rtol=1e-6)
+    _, meta = load_checkpoint(out / "checkpoints" / "last")
+    assert meta["iteration"] == 200
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path, tiny_overrides):
+    full = load_config(None, tiny_overrides + ["dxmi.iterations=30", "run.checkpoint_every=15",
+                                               "dxmi.ema_decay=0.9"])
+    train(full, tmp_path / "full")
+    half = load_config(None, tiny_overrides + ["dxmi.iterations=15", "run.checkpoint_every=15",
+                                               "dxmi.ema_decay=0.9"])
+    train(half, tmp_path / "split")
+    train(full, tmp_path / "split", resume=True)  # continue 15 -> 30
+    a, _ = load_checkpoint(tmp_path / "full" / "checkpoints" / "last")
+    b, _ = load_checkpoint(tmp_path / "split" / "checkpoints" / "last")
+    assert a["iteration"] == b["iteration"] == 30
+    for part in ["policy", "energy", "ema"]:
+        for key, value in a[part].items():
+            assert torch.equal(value, b[part][key]), f"{part}.{key}"
+    hist = [json.loads(line) for line in (tmp_path / "split" / "history.jsonl").open()]
+    assert [h["iteration"] for h in hist] == [10, 15, 20, 30]
+
+
+def test_bad_data_leaves_no_run_directory(tmp_path, tiny_overrides):
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.array([[1.0, np.nan], [0.0, 1.0], [2.0, 2.0]]))
+    config = load_config(None, tiny_overrides + ["data.name=file", f"data.path={bad}"])
+    with pytest.raises(DataError, match="bad.npy: 1 NaN/inf"):
+        train(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_existing_incompatible_and_corrupt_runs(tmp_path, tiny_overrides):
+    config = load_config(None, tiny_overrides + ["dxmi.iterations=10", "run.checkpoint_every=5"])
+    out = tmp_path / "run"
+    train(config, out)
+    with pytest.raises(RunDirError, match="already exists"):
+        train(config, out)
+    other = load_config(None, tiny_overrides + ["dxmi.variant=separate"])
+    with pytest.raises(RunDirError, match="incompatible config.*dxmi.variant"):
+        train(other, out, resume=True)
+    (out / "checkpoints" / "last.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="last.safetensors: corrupt"):
+        train(config, out, resume=True)
+    assert not (out / "metrics.json").exists()  # a failed resume does not look finished
+    with pytest.raises(RunDirError, match="not a dxmi run directory"):
+        (tmp_path / "stray").mkdir()
+        (tmp_path / "stray" / "x.txt").write_text("x")
+        train(config, tmp_path / "stray", resume=True)
+
+
+def test_train_from_an_array_in_any_dimension(tmp_path, tiny_overrides):
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-2, 0.3, (600, 3)), rng.normal(2, 0.3, (600, 3))]) * 10
+    config = load_config(None, tiny_overrides + ["dxmi.iterations=10"])
+    model = train(config, tmp_path / "r", points=x)
+    s = model.sample(50)
+    assert s.shape == (50, 3) and np.isfinite(s).all()
+    assert np.abs(s).max() > 5  # samples come back in data units
+    assert model.energy(x[:5]).shape == (5,)
+    with pytest.raises(ValueError, match="expects 3"):
+        model.energy(x[:5, :2])
