@@ -39,8 +39,9 @@ def test_flatten_round_trip_keeps_int_keys_and_tensors():
 
 def test_save_load_and_no_temporary_files_left(tmp_path):
     model, opt = _optimizer_state()
-    save_checkpoint(tmp_path / "ck", {"model": model.state_dict(), "opt": opt.state_dict()},
-                    {"iteration": 5})
+    save_checkpoint(
+        tmp_path / "ck", {"model": model.state_dict(), "opt": opt.state_dict()}, {"iteration": 5}
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.json", "ck.safetensors"]
     state, meta = load_checkpoint(tmp_path / "ck")
     assert meta == {"iteration": 5}

@@ -55,21 +55,27 @@ def test_policy_step_is_the_ddpm_posterior_step():
         noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
         std = sched._get_variance(ts[t]) ** 0.5
         torch.testing.assert_close(mean, out.prev_sample - std * noise, atol=1e-4, rtol=1e-4)
-        torch.testing.assert_close(log_sigma.exp()[0], torch.as_tensor(std).float(), rtol=1e-3, atol=1e-4)
+        torch.testing.assert_close(
+            log_sigma.exp()[0], torch.as_tensor(std).float(), rtol=1e-3, atol=1e-4
+        )
 
 
 def test_policy_sigma_learnable_except_last():
-    policy = GaussianPolicy(EpsilonMLP(2, hidden=8, layers=1), linear_alphas_cumprod(), [999, 499],
-                            last_sigma=1e-3)
+    policy = GaussianPolicy(
+        EpsilonMLP(2, hidden=8, layers=1), linear_alphas_cumprod(), [999, 499], last_sigma=1e-3
+    )
     assert policy.log_sigma_learned.shape == (1,)
     assert policy.log_sigma[-1].exp().item() == pytest.approx(1e-3)
-    assert policy.log_sigma[0].exp().item() == pytest.approx(policy.posterior_std[0].item(), rel=1e-5)
+    assert policy.log_sigma[0].exp().item() == pytest.approx(
+        policy.posterior_std[0].item(), rel=1e-5
+    )
     assert "log_sigma_learned" in dict(policy.named_parameters())
 
 
 def test_rollout_shapes_and_determinism():
-    policy = GaussianPolicy(EpsilonMLP(3, hidden=8, layers=1), linear_alphas_cumprod(),
-                            [999, 666, 333])
+    policy = GaussianPolicy(
+        EpsilonMLP(3, hidden=8, layers=1), linear_alphas_cumprod(), [999, 666, 333]
+    )
     x0 = torch.randn(7, 3)
     a = rollout(policy, x0, torch.Generator().manual_seed(1))
     b = rollout(policy, x0, torch.Generator().manual_seed(1))
@@ -98,11 +104,25 @@ def test_ddpm_training_learns_the_noise():
     model = EpsilonMLP(2, hidden=64, layers=2, time_embedding=16)
     ac = linear_alphas_cumprod()
     pool = torch.arange(1000)
-    before = np.mean([ddpm_loss(model, data, ac, pool, torch.Generator().manual_seed(i)).item()
-                      for i in range(5)])
-    ema, losses = train_ddpm(model, data, ac, iterations=300, batch_size=256, lr=2e-3,
-                             ema_decay=0.9, seed=0, progress=False)
-    after = np.mean([ddpm_loss(ema, data, ac, pool, torch.Generator().manual_seed(i)).item()
-                     for i in range(5)])
+    before = np.mean(
+        [
+            ddpm_loss(model, data, ac, pool, torch.Generator().manual_seed(i)).item()
+            for i in range(5)
+        ]
+    )
+    ema, losses = train_ddpm(
+        model,
+        data,
+        ac,
+        iterations=300,
+        batch_size=256,
+        lr=2e-3,
+        ema_decay=0.9,
+        seed=0,
+        progress=False,
+    )
+    after = np.mean(
+        [ddpm_loss(ema, data, ac, pool, torch.Generator().manual_seed(i)).item() for i in range(5)]
+    )
     assert after < 0.7 * before
     assert len(losses) == 300

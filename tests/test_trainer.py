@@ -10,8 +10,14 @@ from dxmi.model import build_energy, build_eps_model, build_policy, build_value
 def _trainer(config, seed=0):
     torch.manual_seed(seed)
     policy = build_policy(config, build_eps_model(config, 2))
-    return DxMITrainer(policy, build_energy(config, 2), build_value(config, 2), config.dxmi,
-                       Accelerator(cpu=True), seed=seed)
+    return DxMITrainer(
+        policy,
+        build_energy(config, 2),
+        build_value(config, 2),
+        config.dxmi,
+        Accelerator(cpu=True),
+        seed=seed,
+    )
 
 
 def _data():
@@ -26,8 +32,10 @@ def _flat(module):
 def test_iteration_updates_every_part(tiny_overrides, variant):
     config = load_config(None, tiny_overrides + [f"dxmi.variant={variant}", "dxmi.ema_decay=0.9"])
     tr = _trainer(config)
-    before = {n: _flat(m).clone() for n, m in
-              [("policy", tr.policy_m), ("energy", tr.energy_m), ("value", tr.value_m)]}
+    before = {
+        n: _flat(m).clone()
+        for n, m in [("policy", tr.policy_m), ("energy", tr.energy_m), ("value", tr.value_m)]
+    }
     s2_before = tr.s2.clone()
     sigma_before = tr.policy_m.log_sigma.detach().clone()
     stats = tr.iteration(_data())
@@ -45,8 +53,9 @@ def test_variant_needs_matching_networks(tiny_config):
     policy = build_policy(tiny_config, build_eps_model(tiny_config, 2))
     with pytest.raises(ValueError, match="separate variant needs a value network"):
         tiny_config.dxmi.variant = "separate"
-        DxMITrainer(policy, build_energy(tiny_config, 2), None, tiny_config.dxmi,
-                    Accelerator(cpu=True))
+        DxMITrainer(
+            policy, build_energy(tiny_config, 2), None, tiny_config.dxmi, Accelerator(cpu=True)
+        )
 
 
 def test_same_seed_same_result_and_state_round_trip(tiny_config):
@@ -84,9 +93,16 @@ class Bowl(torch.nn.Module):
 
 def test_policy_descends_the_energy(tiny_overrides):
     """With a fixed energy the policy steps must lower the sampler's mean energy."""
-    config = load_config(None, tiny_overrides + ["dxmi.value_lr=0", "dxmi.energy_lr=0",
-                                                 "dxmi.sampler_lr=1e-3",
-                                                 "dxmi.sampler_grad_clip=0"])
+    config = load_config(
+        None,
+        tiny_overrides
+        + [
+            "dxmi.value_lr=0",
+            "dxmi.energy_lr=0",
+            "dxmi.sampler_lr=1e-3",
+            "dxmi.sampler_grad_clip=0",
+        ],
+    )
     torch.manual_seed(0)
     policy = build_policy(config, build_eps_model(config, 2))
     bowl = Bowl()
@@ -94,8 +110,11 @@ def test_policy_descends_the_energy(tiny_overrides):
 
     def mean_energy():
         gen = torch.Generator().manual_seed(5)
-        return bowl(tr.sampler.step(torch.randn(2000, 2, generator=gen), 1,
-                                    torch.zeros(2000, 2))).mean().item()
+        return (
+            bowl(tr.sampler.step(torch.randn(2000, 2, generator=gen), 1, torch.zeros(2000, 2)))
+            .mean()
+            .item()
+        )
 
     start = mean_energy()
     for _ in range(30):

@@ -17,8 +17,9 @@ def finished_run(tmp_path_factory):
     from conftest import TINY
 
     out = tmp_path_factory.mktemp("run")
-    config = load_config(None, TINY + ["dxmi.iterations=200", "run.checkpoint_every=100",
-                                       "eval.every=100"])
+    config = load_config(
+        None, TINY + ["dxmi.iterations=200", "run.checkpoint_every=100", "eval.every=100"]
+    )
     model = train(config, out)
     return out, model
 
@@ -35,9 +36,20 @@ def test_dxmi_improves_on_the_few_step_sampler_it_starts_from(finished_run):
 
 def test_run_directory_contents(finished_run):
     out, model = finished_run
-    for name in ["config.yaml", "teacher.json", "model.json", "model.safetensors", "metrics.json",
-                 "history.jsonl", "chain.png", "samples.png", "energy.png", "curves.png",
-                 "checkpoints/last.json", "checkpoints/last.safetensors"]:
+    for name in [
+        "config.yaml",
+        "teacher.json",
+        "model.json",
+        "model.safetensors",
+        "metrics.json",
+        "history.jsonl",
+        "chain.png",
+        "samples.png",
+        "energy.png",
+        "curves.png",
+        "checkpoints/last.json",
+        "checkpoints/last.safetensors",
+    ]:
         assert (out / name).is_file(), name
     assert any((out / "tensorboard").iterdir())
     assert not list(out.rglob("*.tmp"))
@@ -50,11 +62,15 @@ def test_run_directory_contents(finished_run):
 
 
 def test_resume_matches_an_uninterrupted_run(tmp_path, tiny_overrides):
-    full = load_config(None, tiny_overrides + ["dxmi.iterations=30", "run.checkpoint_every=15",
-                                               "dxmi.ema_decay=0.9"])
+    full = load_config(
+        None,
+        tiny_overrides + ["dxmi.iterations=30", "run.checkpoint_every=15", "dxmi.ema_decay=0.9"],
+    )
     train(full, tmp_path / "full")
-    half = load_config(None, tiny_overrides + ["dxmi.iterations=15", "run.checkpoint_every=15",
-                                               "dxmi.ema_decay=0.9"])
+    half = load_config(
+        None,
+        tiny_overrides + ["dxmi.iterations=15", "run.checkpoint_every=15", "dxmi.ema_decay=0.9"],
+    )
     train(half, tmp_path / "split")
     train(full, tmp_path / "split", resume=True)  # continue 15 -> 30
     a, _ = load_checkpoint(tmp_path / "full" / "checkpoints" / "last")

@@ -64,8 +64,8 @@ class DxMIConfig:
     gamma: float = 1.0  # energy-magnitude regulariser in the EBM loss
     sampler_lr: float = 1e-7
     sigma_lr: float = 1e-5  # learning rate of the per-step log sigma
-    value_lr: float = 1e-5  # TD steps of the value (shared variant: of the one network)
-    energy_lr: float = 1e-5  # EBM step of the energy (the reference uses value_lr for both)
+    value_lr: float = 1e-5  # value network (shared variant: the one energy/value network)
+    energy_lr: float = 1e-5  # energy network of the separate variant
     optimizer: Literal["adam", "radam"] = "adam"
     sampler_grad_clip: float = 0.1  # max grad norm of the sampler (0 disables)
     energy_grad_clip: float = (

@@ -93,7 +93,8 @@ def prepare_run_dir(out: Path, config: Config, resume: bool, overwrite: bool) ->
     save_config(config, saved)
 
 
-def _load_data(config: Config, points: np.ndarray | None) -> PointData:
+def load_run_data(config: Config, points: np.ndarray | None = None) -> PointData:
+    """The training and held-out points a run uses: `points` if given, else `config.data`."""
     d = config.data
     if points is not None:
         return split_points(points, "points", d.holdout_fraction, d.seed)
@@ -124,9 +125,27 @@ def _teacher(
         state, _ = load_checkpoint(stem)
         load_module_state(eps_model, state["eps_model"], f"{stem}.safetensors")
         return eps_model.to(data.device)
+    ema, losses = train_teacher(config, data, progress=progress)
+    save_checkpoint(
+        stem,
+        {"eps_model": ema.state_dict()},
+        {"final_loss": float(np.mean(losses[-100:])) if losses else None},
+    )
+    return ema
+
+
+def train_teacher(
+    config: Config,
+    data: torch.Tensor,
+    *,
+    timesteps: list[int] | None = None,
+    progress: bool = False,
+) -> tuple[torch.nn.Module, list[float]]:
+    """A DDPM epsilon network trained on (standardised) `data` with `config.teacher`'s settings;
+    `timesteps` restricts training to those noise levels (the DDPM-T baseline)."""
     t = config.teacher
-    ema, losses = train_ddpm(
-        eps_model,
+    return train_ddpm(
+        build_eps_model(config, data.shape[1]).to(data.device),
         data,
         linear_alphas_cumprod(t.num_train_timesteps, t.beta_start, t.beta_end),
         iterations=t.iterations,
@@ -134,14 +153,9 @@ def _teacher(
         lr=t.lr,
         ema_decay=t.ema_decay,
         seed=config.run.seed,
+        timesteps=timesteps,
         progress=progress,
     )
-    save_checkpoint(
-        stem,
-        {"eps_model": ema.state_dict()},
-        {"final_loss": float(np.mean(losses[-100:])) if losses else None},
-    )
-    return ema
 
 
 def train(
@@ -161,7 +175,7 @@ def train(
     """
     config = config if isinstance(config, Config) else load_config(config)
     out = Path(out_dir)
-    data = _load_data(config, points)  # bad data fails here, before the run directory exists
+    data = load_run_data(config, points)  # bad data fails here, before the run directory exists
     acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
     main = acc.is_main_process
     if main:

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
+
+from dxmi.ema import make_ema
 
 
 def ddpm_loss(
@@ -53,7 +54,7 @@ def train_ddpm(
         pool = torch.as_tensor(list(timesteps), device=device)
     gen = torch.Generator(device).manual_seed(seed)
     opt = torch.optim.Adam(eps_model.parameters(), lr=lr)
-    ema = AveragedModel(eps_model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
+    ema = make_ema(eps_model, ema_decay)
     losses = []
     for _ in tqdm(range(iterations), desc=desc, disable=not progress, leave=False):
         idx = torch.randint(len(data), (batch_size,), generator=gen, device=device)

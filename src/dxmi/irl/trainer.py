@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from dxmi.config import DxMIConfig
 from dxmi.diffusion.policy import GaussianPolicy
 from dxmi.diffusion.sampling import rollout
+from dxmi.ema import make_ema
 from dxmi.irl.losses import (
     ebm_loss,
     policy_loss,
@@ -66,21 +66,24 @@ class DxMITrainer:
             {"params": [policy.log_sigma_learned], "lr": config.sigma_lr},
         ]
         opt_policy = _optimizer(config.optimizer, policy_groups)
-        # The EBM step and the TD steps have their own optimisers (and learning rates) even in
-        # the shared variant, where both update the same network.
-        opt_energy = _optimizer(
-            config.optimizer, [{"params": energy.parameters(), "lr": config.energy_lr}]
-        )
-        value_net = energy if value is None else value
-        opt_value = _optimizer(
-            config.optimizer, [{"params": value_net.parameters(), "lr": config.value_lr}]
-        )
         if value is None:
-            (self.policy, self.energy, self.opt_policy, self.opt_energy, self.opt_value) = (
-                accelerator.prepare(policy, energy, opt_policy, opt_energy, opt_value)
+            # Shared: one network, one optimiser (value_lr) for the EBM and the TD steps, as in
+            # the reference. Two Adam optimisers on the same weights would normalise each loss's
+            # step separately and upset the balance between them (measured: it diverges).
+            opt_energy = _optimizer(
+                config.optimizer, [{"params": energy.parameters(), "lr": config.value_lr}]
             )
-            self.value = self.energy
+            (self.policy, self.energy, self.opt_policy, self.opt_energy) = accelerator.prepare(
+                policy, energy, opt_policy, opt_energy
+            )
+            self.value, self.opt_value = self.energy, self.opt_energy
         else:
+            opt_energy = _optimizer(
+                config.optimizer, [{"params": energy.parameters(), "lr": config.energy_lr}]
+            )
+            opt_value = _optimizer(
+                config.optimizer, [{"params": value.parameters(), "lr": config.value_lr}]
+            )
             (
                 self.policy,
                 self.energy,
@@ -98,9 +101,7 @@ class DxMITrainer:
         self.s2 = self.policy_m.beta.detach().clone().clamp(min=1e-8)
         self.ema = None
         if config.ema_decay > 0:
-            self.ema = AveragedModel(
-                self.policy_m, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay)
-            )
+            self.ema = make_ema(self.policy_m, config.ema_decay)
 
     # ------------------------------------------------------------------------------------------
     @property
@@ -229,10 +230,10 @@ class DxMITrainer:
             "energy": self.energy_m.state_dict(),
             "opt_policy": self.opt_policy.state_dict(),
             "opt_energy": self.opt_energy.state_dict(),
-            "opt_value": self.opt_value.state_dict(),
         }
         if not self.shared:
             state["value"] = self.value_m.state_dict()
+            state["opt_value"] = self.opt_value.state_dict()
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
         return copy.deepcopy(state)
@@ -244,8 +245,8 @@ class DxMITrainer:
         self.energy_m.load_state_dict(state["energy"])
         self.opt_policy.load_state_dict(state["opt_policy"])
         self.opt_energy.load_state_dict(state["opt_energy"])
-        self.opt_value.load_state_dict(state["opt_value"])
         if not self.shared:
             self.value_m.load_state_dict(state["value"])
+            self.opt_value.load_state_dict(state["opt_value"])
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])

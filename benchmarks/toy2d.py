@@ -1,0 +1,449 @@
+"""DxMI against the few-step samplers a user would pick instead, on 2D toy data.
+
+For every dataset, number of steps T and seed, side by side on the same data and the same teacher:
+
+    dxmi-shared        DxMI, shared DxDP variant (one energy/value network)
+    dxmi-separate      DxMI, separate variant (energy + time-conditioned value)
+    dxmi-no-entropy    ablation: dxmi-shared with tau1 = 0
+    ddpm-T             a DDPM trained directly on the T noise levels, ancestral sampling
+    teacher+ddim       the 1000-step teacher, DDIM with T steps (diffusers)
+    teacher+dpm++      the teacher, DPM-Solver++(2M) with T steps (diffusers)
+    teacher+ancestral  the teacher, T-step ancestral sampler (where DxMI starts from)
+    teacher-1000       the teacher with all 1000 ancestral steps (the reference)
+    floor              real data against real data (two independent samples)
+
+Every method is scored with the same metrics (sliced W2 on 500 fixed projections, energy distance,
+8gaussians mode coverage) on the same number of samples against the same held-out points; the
+EBM's grid KL to the true density is reported for the DxMI rows. All settings come from one
+config (default: configs/8gaussians.yaml), with data.name, dxmi.steps and the seeds overridden.
+
+    python benchmarks/toy2d.py --workers 2                  # the full table (CPU hours)
+    python benchmarks/toy2d.py --quick                      # a one-minute smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+METHODS = [
+    "dxmi-shared",
+    "dxmi-separate",
+    "dxmi-no-entropy",
+    "ddpm-T",
+    "teacher+ddim",
+    "teacher+dpm++",
+    "teacher+ancestral",
+    "teacher-1000",
+    "floor",
+]
+SOLVER_METHODS = {
+    "teacher+ddim": "ddim",
+    "teacher+dpm++": "dpmsolver++",
+    "teacher+ancestral": "ancestral",
+}
+DXMI_METHODS = {
+    "dxmi-shared": ["dxmi.variant=shared"],
+    "dxmi-separate": ["dxmi.variant=separate"],
+    "dxmi-no-entropy": ["dxmi.variant=shared", "dxmi.tau1=0"],
+}
+QUICK = [
+    "teacher.iterations=300",
+    "dxmi.iterations=40",
+    "eval.n_samples=500",
+    "eval.n_projections=100",
+    "eval.grid_size=50",
+    "eval.every=0",
+    "data.n_train=2000",
+    "data.n_holdout=500",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# jobs (run in worker processes; each returns a list of result records)
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _config(args, dataset: str, seed: int, steps: int, extra: list[str] = ()):
+    from dxmi.config import load_config
+
+    overrides = [
+        f"data.name={dataset}",
+        f"data.seed={seed}",
+        f"run.seed={seed}",
+        f"dxmi.steps={steps}",
+        "run.progress=false",
+        f"run.cpu={args.device == 'cpu'}",
+        *args.set,
+        *extra,
+    ]
+    return load_config(args.config, (QUICK if args.quick else []) + overrides)
+
+
+def _device(config) -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() and not config.run.cpu else "cpu"
+
+
+def _prepare(config):
+    """Data, standardiser and standardised training tensor, exactly as `dxmi.train` makes them."""
+    import torch
+
+    from dxmi.data import Standardizer
+    from dxmi.training import load_run_data
+
+    data = load_run_data(config)
+    std = Standardizer.fit(data.train, config.data.standardize)
+    return data, std, torch.from_numpy(std.transform(data.train)).to(_device(config))
+
+
+def _noise(config):
+    """The evaluation noise (the same for every method) and a generator for the sampler."""
+    import torch
+
+    dev = _device(config)
+    gen = torch.Generator(dev).manual_seed(config.eval.seed)
+    return torch.randn((config.eval.n_samples, 2), generator=gen, device=dev), gen
+
+
+def _record(method, dataset, steps, seed, metrics, seconds, **extra) -> dict:
+    return {
+        "method": method,
+        "dataset": dataset,
+        "steps": steps,
+        "seed": seed,
+        "seconds": round(seconds, 2),
+        **metrics,
+        **extra,
+    }
+
+
+def teacher_job(args, dataset: str, seed: int) -> list[dict]:
+    """Train the 1000-step teacher; score it at 1000 steps and with each solver at every T."""
+    from dxmi.checkpoint import save_checkpoint
+    from dxmi.diffusion import solver_sample
+    from dxmi.evaluation import floor_metrics, sample_metrics
+    from dxmi.training import train_teacher
+
+    config = _config(args, dataset, seed, max(args.steps))
+    data, std, x = _prepare(config)
+    t0 = time.time()
+    eps, _ = train_teacher(config, x)
+    train_s = time.time() - t0
+    save_checkpoint(args.work / f"teacher_{dataset}_{seed}", {"eps_model": eps.state_dict()})
+    t = config.teacher
+    kw = dict(
+        num_train_timesteps=t.num_train_timesteps, beta_start=t.beta_start, beta_end=t.beta_end
+    )
+    out = [_record("floor", dataset, 0, seed, floor_metrics(data, config.eval), 0.0)]
+    todo = [("teacher-1000", "ancestral", t.num_train_timesteps, 0)]
+    todo += [(m, s, T, T) for T in args.steps for m, s in SOLVER_METHODS.items()]
+    for method, solver, n_steps, row_steps in todo:
+        noise, gen = _noise(config)
+        t0 = time.time()
+        z = solver_sample(eps, noise, solver, n_steps, generator=gen, **kw)
+        samples = std.inverse(z.cpu().numpy())
+        rec = _record(
+            method,
+            dataset,
+            row_steps,
+            seed,
+            sample_metrics(samples, data, config.eval),
+            time.time() - t0,
+            teacher_train_seconds=round(train_s, 1),
+        )
+        if seed == args.seeds[0] and row_steps in (0, args.picture_steps):
+            rec["samples"] = samples[:2000].tolist()
+        out.append(rec)
+    return out
+
+
+def ddpm_t_job(args, dataset: str, seed: int, steps: int) -> list[dict]:
+    """A DDPM trained only on the T noise levels the few-step sampler visits."""
+    from dxmi.diffusion import sample, select_timesteps
+    from dxmi.evaluation import sample_metrics
+    from dxmi.model import build_policy
+    from dxmi.training import train_teacher
+
+    config = _config(args, dataset, seed, steps)
+    data, std, x = _prepare(config)
+    t0 = time.time()
+    timesteps = select_timesteps(
+        config.teacher.num_train_timesteps, steps, config.dxmi.timestep_spacing
+    )
+    eps, _ = train_teacher(config, x, timesteps=timesteps)
+    policy = build_policy(config, eps)
+    _, gen = _noise(config)
+    samples = std.inverse(sample(policy, config.eval.n_samples, 2, gen).cpu().numpy())
+    rec = _record(
+        "ddpm-T", dataset, steps, seed, sample_metrics(samples, data, config.eval), time.time() - t0
+    )
+    if seed == args.seeds[0] and steps == args.picture_steps:
+        rec["samples"] = samples[:2000].tolist()
+    return [rec]
+
+
+def dxmi_job(args, dataset: str, seed: int, steps: int, method: str) -> list[dict]:
+    """DxMI from the (dataset, seed) teacher; the run directory keeps its pictures and logs."""
+    from dxmi.checkpoint import load_checkpoint
+    from dxmi.irl.trainer import TrainingDiverged
+    from dxmi.model import build_eps_model
+    from dxmi.training import train
+
+    config = _config(args, dataset, seed, steps, DXMI_METHODS[method])
+    teacher = build_eps_model(config, 2)
+    state = load_checkpoint(args.work / f"teacher_{dataset}_{seed}")[0]["eps_model"]
+    teacher.load_state_dict(state)
+    run = args.work / "runs" / f"{dataset}_T{steps}_{method}_s{seed}"
+    t0 = time.time()
+    try:
+        model = train(config, run, overwrite=True, teacher=teacher)
+    except TrainingDiverged as err:
+        nan = {"sliced_w2": float("nan")}
+        return [_record(method, dataset, steps, seed, nan, time.time() - t0, diverged=str(err))]
+    m = json.loads((run / "metrics.json").read_text())
+    rec = _record(method, dataset, steps, seed, m["dxmi"], time.time() - t0, **m.get("ebm", {}))
+    if seed == args.seeds[0] and steps == args.picture_steps:
+        rec["samples"] = model.sample(2000, seed=config.eval.seed).tolist()
+    return [rec]
+
+
+# ---------------------------------------------------------------------------------------------
+# scheduling, tables, pictures
+
+
+def run_all(args) -> list[dict]:
+    """Teachers and DDPM-T first; each teacher's DxMI runs start as soon as it is done. Every
+    finished job is appended to partial.jsonl, so an interrupted benchmark keeps what it did."""
+    records: list[dict] = []
+    partial = (args.out / "partial.jsonl").open("w")
+    ctx = multiprocessing.get_context("spawn")  # safe with CUDA in the workers
+    with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=_init_worker) as pool:
+        pending = {}
+        for ds in args.datasets:
+            for seed in args.seeds:
+                pending[pool.submit(teacher_job, args, ds, seed)] = ("teacher", ds, seed)
+        for ds in args.datasets:
+            for seed in args.seeds:
+                for T in args.steps:
+                    pending[pool.submit(ddpm_t_job, args, ds, seed, T)] = ("ddpm-T", ds, seed)
+        total = len(pending) + len(args.datasets) * len(args.seeds) * len(args.steps) * len(
+            DXMI_METHODS
+        )
+        done_n = 0
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                kind, ds, seed = pending.pop(fut)
+                new = fut.result()
+                records += new
+                for r in new:
+                    partial.write(json.dumps({k: v for k, v in r.items() if k != "samples"}) + "\n")
+                partial.flush()
+                done_n += 1
+                print(f"[{done_n}/{total}] {kind} {ds} seed {seed} done", flush=True)
+                if kind == "teacher":  # its DxMI runs can start now
+                    for T in args.steps:
+                        for method in DXMI_METHODS:
+                            f = pool.submit(dxmi_job, args, ds, seed, T, method)
+                            pending[f] = (f"{method} T={T}", ds, seed)
+    partial.close()
+    return records
+
+
+def _median(values: list[float]) -> float:
+    v = [x for x in values if x == x]  # drop NaN (diverged)
+    return float(np.median(v)) if v else float("nan")
+
+
+def summarise(records: list[dict], key: str) -> dict:
+    """{(dataset, T): {method: (median, min, max, n, n_diverged)}}."""
+    table: dict = {}
+    for r in records:
+        if key not in r:
+            continue
+        steps_rows = (
+            [r["steps"]] if r["steps"] else sorted({x["steps"] for x in records if x["steps"]})
+        )
+        for T in steps_rows:  # teacher-1000 and floor appear in every T row
+            table.setdefault((r["dataset"], T), {}).setdefault(r["method"], []).append(r[key])
+    return {
+        k: {
+            m: (
+                _median(v),
+                np.nanmin(v) if any(x == x for x in v) else float("nan"),
+                np.nanmax(v) if any(x == x for x in v) else float("nan"),
+                len(v),
+                sum(x != x for x in v),
+            )
+            for m, v in row.items()
+        }
+        for k, row in table.items()
+    }
+
+
+def markdown(records: list[dict], key: str, methods: list[str], digits: int = 3) -> str:
+    summary = summarise(records, key)
+    lines = ["| dataset | T | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+    for (ds, T), row in sorted(summary.items()):
+        cells = []
+        for m in methods:
+            if m not in row:
+                cells.append("")
+                continue
+            med, lo, hi, n, bad = row[m]
+            cell = f"{med:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
+            cells.append(cell + (f" {bad}/{n} diverged" if bad else ""))
+        lines.append(f"| {ds} | {T} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def picture(records: list[dict], path: Path, steps: int) -> None:
+    import matplotlib.pyplot as plt
+
+    import dxmi.plots  # noqa: F401  (sets the file-only matplotlib backend)
+
+    rows = sorted({r["dataset"] for r in records if "samples" in r})
+    cols = [
+        m
+        for m in [
+            "teacher-1000",
+            "teacher+ddim",
+            "teacher+dpm++",
+            "ddpm-T",
+            "dxmi-shared",
+            "dxmi-separate",
+            "dxmi-no-entropy",
+        ]
+        if any(r["method"] == m and "samples" in r for r in records)
+    ]
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(2.2 * len(cols), 2.2 * len(rows)), squeeze=False
+    )
+    for i, ds in enumerate(rows):
+        for j, m in enumerate(cols):
+            ax = axes[i, j]
+            pts = [
+                np.asarray(r["samples"])
+                for r in records
+                if r["dataset"] == ds and r["method"] == m and "samples" in r
+            ]
+            if pts:
+                ax.scatter(pts[0][:, 0], pts[0][:, 1], s=0.5, alpha=0.4, rasterized=True)
+            ax.set_xlim(-4.5, 4.5)
+            ax.set_ylim(-4.5, 4.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                label = m if m == "teacher-1000" else f"{m} ({steps} steps)"
+                ax.set_title(label, fontsize=8)
+            if j == 0:
+                ax.set_ylabel(ds, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def environment(args) -> dict:
+    import torch
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "git_commit": commit,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores"
+        + (
+            f", {torch.cuda.get_device_name(0)}"
+            if args.device == "auto" and torch.cuda.is_available()
+            else ""
+        ),
+        "device": args.device,
+        "workers": args.workers,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default="configs/8gaussians.yaml")
+    p.add_argument("--datasets", nargs="+", default=["8gaussians", "checkerboard", "2spirals"])
+    p.add_argument("--steps", nargs="+", type=int, default=[2, 4, 10])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--workers", type=int, default=2, help="parallel processes, 1 thread each")
+    p.add_argument(
+        "--device",
+        choices=["cpu", "auto"],
+        default="cpu",
+        help="auto: every job on the GPU when there is one",
+    )
+    p.add_argument("--set", action="append", default=[], help="config override, repeatable")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/toy2d"))
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=Path("runs/benchmark-toy2d"),
+        help="teachers and run directories (large; not committed)",
+    )
+    p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
+    args = p.parse_args(argv)
+    args.picture_steps = 4 if 4 in args.steps else args.steps[0]
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    t0 = time.time()
+    records = run_all(args)
+    env = environment(args) | {"wall_seconds": round(time.time() - t0, 1), "quick": args.quick}
+
+    picture(records, args.out / "samples.png", args.picture_steps)
+    for r in records:
+        r.pop("samples", None)
+    (args.out / "results.json").write_text(
+        json.dumps({"environment": env, "records": records}, indent=1)
+    )
+    sections = [
+        f"# 2D toy benchmark\n\n`{env['command']}`  \n{env['date']}, {env['machine']}, "
+        f"{env['workers']} workers, torch {env['torch']}, commit {env['git_commit']}, "
+        f"{env['wall_seconds']:.0f} s wall. Medians over seeds {args.seeds} "
+        "(min-max in brackets). teacher-1000 and floor do not depend on T.",
+        "## Sliced Wasserstein-2 to held-out data (lower is better)",
+        markdown(records, "sliced_w2", METHODS),
+        "## Energy distance (lower is better)",
+        markdown(records, "energy_distance", METHODS, 4),
+        "## 8gaussians: fraction of samples within 3 std of a mode (floor ~0.99)",
+        markdown([r for r in records if r["dataset"] == "8gaussians"], "mode_fraction", METHODS),
+        "## EBM: grid KL(p || exp(-E/T)) to the true density, at the model's temperature",
+        markdown(records, "ebm_kl", list(DXMI_METHODS)),
+        "## EBM: grid KL at the best single temperature (compares shapes; fair to tau1 = 0)",
+        markdown(records, "ebm_kl_calibrated", list(DXMI_METHODS)),
+    ]
+    text = "\n\n".join(sections) + "\n"
+    (args.out / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
