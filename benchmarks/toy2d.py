@@ -321,6 +321,8 @@ def picture(records: list[dict], path: Path, steps: int) -> None:
     import dxmi.plots  # noqa: F401  (sets the file-only matplotlib backend)
 
     rows = sorted({r["dataset"] for r in records if "samples" in r})
+    if not rows:
+        return
     cols = [
         m
         for m in [
@@ -409,14 +411,25 @@ def main(argv: list[str] | None = None) -> None:
         help="teachers and run directories (large; not committed)",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
+    p.add_argument(
+        "--from-partial",
+        action="store_true",
+        help="run nothing: write the tables from <out>/partial.jsonl of an interrupted run",
+    )
     args = p.parse_args(argv)
     args.picture_steps = 4 if 4 in args.steps else args.steps[0]
     args.out.mkdir(parents=True, exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
 
     t0 = time.time()
-    records = run_all(args)
+    if args.from_partial:
+        lines = (args.out / "partial.jsonl").read_text().splitlines()
+        records = [json.loads(line) for line in lines if line.strip()]
+    else:
+        records = run_all(args)
     env = environment(args) | {"wall_seconds": round(time.time() - t0, 1), "quick": args.quick}
+    if args.from_partial:
+        env["note"] = "tables made from partial.jsonl of an interrupted run"
 
     picture(records, args.out / "samples.png", args.picture_steps)
     for r in records:

@@ -17,7 +17,10 @@ from dxmi.networks import EpsilonMLP
 
 
 class OracleEps(torch.nn.Module):
-    """The exact noise predictor for data N(0, s^2 I): E[eps | x_t] = sqrt(1-ab) x / (ab s^2 + 1-ab)."""
+    """The exact noise predictor for data N(0, s^2 I).
+
+    E[eps | x_t] = sqrt(1 - ab) x / (ab s^2 + 1 - ab).
+    """
 
     def __init__(self, s: float):
         super().__init__()

@@ -12,25 +12,34 @@ from dxmi.data import DataError
 from dxmi.training import RunDirError
 
 
+# The demo config, shortened: a smaller teacher and 200 DxMI iterations at T = 4.
+SHORT_DEMO = [
+    "teacher.iterations=1500",
+    "data.n_train=10000",
+    "data.n_holdout=2000",
+    "dxmi.iterations=200",
+    "eval.n_samples=2000",
+    "eval.every=100",
+    "eval.grid_size=60",
+    "eval.n_projections=200",
+    "run.checkpoint_every=100",
+    "run.progress=false",
+]
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    from conftest import TINY
-
     out = tmp_path_factory.mktemp("run")
-    config = load_config(
-        None, TINY + ["dxmi.iterations=200", "run.checkpoint_every=100", "eval.every=100"]
-    )
-    model = train(config, out)
+    model = train(load_config("configs/8gaussians.yaml", SHORT_DEMO), out)
     return out, model
 
 
 def test_dxmi_improves_on_the_few_step_sampler_it_starts_from(finished_run):
     out, _ = finished_run
     m = json.loads((out / "metrics.json").read_text())
-    # the un-tuned 2-step teacher is far off; DxMI must close much of the gap to the data floor
+    # the teacher's own 4-step sampler is far off; 200 DxMI iterations must close most of the gap
     assert m["dxmi"]["sliced_w2"] < 0.6 * m["init"]["sliced_w2"]
-    assert m["dxmi"]["mode_fraction"] > m["init"]["mode_fraction"]
-    assert m["floor"]["sliced_w2"] < m["dxmi"]["sliced_w2"]
+    assert m["dxmi"]["mode_fraction"] > m["init"]["mode_fraction"] + 0.1
     assert m["ebm"]["ebm_kl"] > 0 and 0 < m["ebm"]["ebm_tv"] <= 1
 
 
@@ -59,6 +68,10 @@ def test_run_directory_contents(finished_run):
     np.testing.assert_allclose(loaded.energy(x), model.energy(x), rtol=1e-6)
     _, meta = load_checkpoint(out / "checkpoints" / "last")
     assert meta["iteration"] == 200
+    history = [json.loads(line) for line in (out / "history.jsonl").open()]
+    assert [h["iteration"] for h in history if "sliced_w2" in h] == [100, 200]
+    history = [json.loads(line) for line in (out / "history.jsonl").open()]
+    assert [h["iteration"] for h in history if "sliced_w2" in h] == [100, 200]
 
 
 def test_resume_matches_an_uninterrupted_run(tmp_path, tiny_overrides):

@@ -32,7 +32,13 @@ def build_policy(config: Config, eps_model: nn.Module) -> GaussianPolicy:
     timesteps = select_timesteps(
         t.num_train_timesteps, config.dxmi.steps, config.dxmi.timestep_spacing
     )
-    return GaussianPolicy(eps_model, alphas_cumprod, timesteps, last_sigma=config.dxmi.last_sigma)
+    return GaussianPolicy(
+        eps_model,
+        alphas_cumprod,
+        timesteps,
+        last_sigma=config.dxmi.last_sigma,
+        learn_last_sigma=config.dxmi.learn_last_sigma,
+    )
 
 
 def build_energy(config: Config, dim: int) -> EnergyMLP:

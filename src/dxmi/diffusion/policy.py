@@ -2,7 +2,8 @@
 
 The mean is the DDPM posterior step of an epsilon network (a teacher, or random weights) between
 consecutive chosen timesteps (method notes, section 6). Each step's log sigma is learnable,
-initialised from the posterior std, except the last step's, fixed at a small value. As in the
+initialised from the posterior std, except the last step's, fixed at a small value (or, with
+`learn_last_sigma`, learnable from that value: a departure from the reference). As in the
 reference, learning sigma changes only the injected noise; the mean keeps the schedule's.
 """
 
@@ -26,15 +27,19 @@ class GaussianPolicy(nn.Module):
         timesteps: list[int],
         *,
         last_sigma: float = 1e-3,
+        learn_last_sigma: bool = False,
     ) -> None:
         super().__init__()
         self.eps_model = eps_model
         self.steps = len(timesteps)
         for name, value in step_coefficients(alphas_cumprod, timesteps).items():
             self.register_buffer(name, value)
-        init = self.posterior_std[:-1].clamp(min=1e-4).log()
-        self.log_sigma_learned = nn.Parameter(init.clone())  # steps 0..T-2
-        self.register_buffer("log_sigma_last", torch.tensor([math.log(last_sigma)]))
+        init = torch.cat(
+            [self.posterior_std[:-1].clamp(min=1e-4).log(), torch.tensor([math.log(last_sigma)])]
+        )
+        n_learned = self.steps if learn_last_sigma else self.steps - 1
+        self.log_sigma_learned = nn.Parameter(init[:n_learned].clone())  # steps 0..n_learned-1
+        self.register_buffer("log_sigma_last", init[n_learned:].clone())  # the fixed rest
 
     @property
     def log_sigma(self) -> torch.Tensor:
