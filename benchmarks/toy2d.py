@@ -189,7 +189,7 @@ def ddpm_t_job(args, dataset: str, seed: int, steps: int) -> list[dict]:
         config.teacher.num_train_timesteps, steps, config.dxmi.timestep_spacing
     )
     eps, _ = train_teacher(config, x, timesteps=timesteps)
-    policy = build_policy(config, eps)
+    policy = build_policy(config, eps).to(x.device)
     _, gen = _noise(config)
     samples = std.inverse(sample(policy, config.eval.n_samples, 2, gen).cpu().numpy())
     rec = _record(
