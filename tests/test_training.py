@@ -11,7 +11,6 @@ from dxmi.checkpoint import CheckpointError, load_checkpoint
 from dxmi.data import DataError
 from dxmi.training import RunDirError
 
-
 # The demo config, shortened: a smaller teacher and 200 DxMI iterations at T = 4.
 SHORT_DEMO = [
     "teacher.iterations=1500",
@@ -135,3 +134,10 @@ def test_train_from_an_array_in_any_dimension(tmp_path, tiny_overrides):
     assert model.energy(x[:5]).shape == (5,)
     with pytest.raises(ValueError, match="expects 3"):
         model.energy(x[:5, :2])
+    # the run records that its data came from an array, so evaluation asks for the data
+    from dxmi.cli import main
+
+    assert "name: array" in (tmp_path / "r" / "config.yaml").read_text()
+    assert main(["evaluate", "--run", str(tmp_path / "r")]) == 2
+    np.save(tmp_path / "x.npy", x)
+    assert main(["evaluate", "--run", str(tmp_path / "r"), "--data", str(tmp_path / "x.npy")]) == 0

@@ -62,22 +62,16 @@ def cmd_energy(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from dxmi.model import DxMIModel
-    from dxmi.training import evaluate_run
+    from dxmi.training import ARRAY, evaluate_run, load_run_data
 
     model = DxMIModel.load(args.run)
-    d = model.config.data
     if args.data:
-        data = load_data("file", args.data, holdout_fraction=d.holdout_fraction, seed=d.seed)
+        data = load_data("file", args.data)
         data.holdout = np.concatenate([data.train, data.holdout])  # score against the whole file
+    elif model.config.data.name == ARRAY:
+        raise DataError(f"{args.run} was trained on an array given to dxmi.train: pass --data FILE")
     else:
-        data = load_data(
-            d.name,
-            d.path,
-            n_train=d.n_train,
-            n_holdout=d.n_holdout,
-            holdout_fraction=d.holdout_fraction,
-            seed=d.seed,
-        )
+        data = load_run_data(model.config)
     if data.dim != model.dim:
         raise DataError(f"{args.data}: {data.dim} features, the model expects {model.dim}")
     metrics = evaluate_run(model, None, data)

@@ -15,6 +15,7 @@ Run directory (``out_dir``)::
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -43,6 +44,9 @@ from dxmi.plots import plot_chain, plot_curves, plot_energy, plot_samples
 # Sections whose change makes a checkpoint meaningless. dxmi.iterations, eval and run may change.
 _RESUME_FREE = {("dxmi", "iterations")}
 _RESUME_SECTIONS = ("data", "teacher", "sampler", "dxmi")
+
+
+ARRAY = "array"  # data.name recorded for a run trained on points passed to `train`
 
 
 class RunDirError(RuntimeError):
@@ -97,7 +101,7 @@ def load_run_data(config: Config, points: np.ndarray | None = None) -> PointData
     """The training and held-out points a run uses: `points` if given, else `config.data`."""
     d = config.data
     if points is not None:
-        return split_points(points, "points", d.holdout_fraction, d.seed)
+        return split_points(points, ARRAY, d.holdout_fraction, d.seed)
     return load_data(
         d.name,
         d.path,
@@ -174,6 +178,10 @@ def train(
     training one (it must have been trained on the standardised data).
     """
     config = config if isinstance(config, Config) else load_config(config)
+    if points is not None:  # record that the data did not come from config.data
+        config = dataclasses.replace(
+            config, data=dataclasses.replace(config.data, name=ARRAY, path=None)
+        )
     out = Path(out_dir)
     data = load_run_data(config, points)  # bad data fails here, before the run directory exists
     acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
