@@ -121,3 +121,16 @@ def test_policy_descends_the_energy(tiny_overrides):
         tr.iteration(_data())
     assert bowl.scale.item() == 1.0
     assert mean_energy() < 0.8 * start
+
+
+def test_value_warmup_holds_the_policy(tiny_overrides):
+    config = load_config(None, tiny_overrides + ["dxmi.variant=separate", "dxmi.value_warmup=2"])
+    tr = _trainer(config)
+    start = _flat(tr.policy_m).clone()
+    value_start = _flat(tr.value_m).clone()
+    for _ in range(2):
+        stats = tr.iteration(_data())
+    assert torch.equal(start, _flat(tr.policy_m)) and "loss_policy" not in stats
+    assert not torch.equal(value_start, _flat(tr.value_m))
+    stats = tr.iteration(_data())
+    assert not torch.equal(start, _flat(tr.policy_m)) and "loss_policy" in stats

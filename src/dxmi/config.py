@@ -72,6 +72,7 @@ class DxMIConfig:
         0.0  # max grad norm of the energy (0 disables; reference separate: 0.1)
     )
     policy_updates: int = 1  # sampler steps per iteration (CIFAR 1, ImageNet T)
+    value_warmup: int = 0  # iterations before the first sampler step (not in the reference)
     last_sigma: float = 1e-3  # noise of the last step (fixed in the reference)
     learn_last_sigma: bool = False  # learn the last step's sigma too (not in the reference)
     velocity_momentum: float = 0.99  # s_t^2 <- m s_t^2 + (1 - m) mean step^2

@@ -80,7 +80,8 @@ def plot_curves(
     """Training curves: one panel per logged scalar against the iteration."""
     if not history:
         return
-    keys = list(keys or [k for k in history[0] if k != "iteration"])
+    if keys is None:  # every logged scalar, in first-seen order (some start late)
+        keys = list(dict.fromkeys(k for h in history for k in h if k != "iteration"))
     cols = 3
     rows = (len(keys) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)

@@ -195,9 +195,11 @@ class DxMITrainer:
             td.append(loss_v.item())
         stats["loss_value"] = float(np.mean(td))
 
-        # 5. Policy step(s) on minibatches of stored states, fresh reparameterised noise.
+        # 5. Policy step(s) on minibatches of stored states, fresh reparameterised noise
+        #    (none during the value warm-up, so a fresh value network can fit first).
         flat = states[:-1].flatten(0, 1)  # (T*B, D...), state of step t at rows t*B .. t*B+B-1
-        for _ in range(cfg.policy_updates):
+        updates = cfg.policy_updates if self.iteration_count >= cfg.value_warmup else 0
+        for _ in range(updates):
             idx = torch.randint(T * B, (B,), generator=g, device=acc.device)
             x_t, t_idx = flat[idx], idx // B
             z = torch.randn(x_t.shape, generator=g, device=acc.device)
@@ -211,7 +213,7 @@ class DxMITrainer:
             stats["policy_grad_norm"] = self._step(
                 loss_p, self.opt_policy, policy_params, cfg.sampler_grad_clip, "policy"
             )
-        stats["loss_policy"] = loss_p.item()
+            stats["loss_policy"] = loss_p.item()
 
         if self.ema is not None:
             self.ema.update_parameters(self.policy_m)
