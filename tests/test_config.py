@@ -11,7 +11,7 @@ def test_defaults_are_the_reference_settings():
     assert c.dxmi.last_sigma == 1e-3 and c.dxmi.ema_decay == 0.0
 
 
-@pytest.mark.parametrize("name", ["8gaussians.yaml", "reference.yaml"])
+@pytest.mark.parametrize("name", ["8gaussians.yaml", "reference.yaml", "reference-separate.yaml"])
 def test_repo_configs_load(name):
     assert isinstance(load_config(f"configs/{name}"), Config)
 
