@@ -113,28 +113,36 @@ def load_run_data(config: Config, points: np.ndarray | None = None) -> PointData
 
 
 def _teacher(
-    config: Config, data: torch.Tensor, out: Path, progress: bool, given: torch.nn.Module | None
+    config: Config,
+    data: torch.Tensor,
+    out: Path,
+    given: torch.nn.Module | None,
+    main: bool,
+    progress: bool,
 ) -> torch.nn.Module:
     """The epsilon network the sampler starts from: a DDPM teacher (given, or trained once per
-    run directory and then reloaded) or random weights."""
+    run directory and then reloaded) or random weights. Only the main process writes the file;
+    every process trains the same seeded teacher (and DDP broadcasts rank 0's weights anyway)."""
     eps_model = build_eps_model(config, data.shape[1]).to(data.device)
     if config.teacher.init == "random":
         return eps_model
     stem = out / "teacher"
     if given is not None:
         load_module_state(eps_model, given.state_dict(), "the given teacher")
-        save_checkpoint(stem, {"eps_model": eps_model.state_dict()}, {"source": "given"})
+        if main:
+            save_checkpoint(stem, {"eps_model": eps_model.state_dict()}, {"source": "given"})
         return eps_model
     if stem.with_suffix(".json").is_file():
         state, _ = load_checkpoint(stem)
         load_module_state(eps_model, state["eps_model"], f"{stem}.safetensors")
         return eps_model.to(data.device)
     ema, losses = train_teacher(config, data, progress=progress)
-    save_checkpoint(
-        stem,
-        {"eps_model": ema.state_dict()},
-        {"final_loss": float(np.mean(losses[-100:])) if losses else None},
-    )
+    if main:
+        save_checkpoint(
+            stem,
+            {"eps_model": ema.state_dict()},
+            {"final_loss": float(np.mean(losses[-100:])) if losses else None},
+        )
     return ema
 
 
@@ -195,7 +203,7 @@ def train(
     set_seed(config.run.seed)
     standardizer = Standardizer.fit(data.train, config.data.standardize)
     train_x = torch.from_numpy(standardizer.transform(data.train)).to(acc.device)
-    eps_model = _teacher(config, train_x, out, progress, teacher)
+    eps_model = _teacher(config, train_x, out, teacher, main, progress)
     acc.wait_for_everyone()
     initial_policy = build_policy(config, copy.deepcopy(eps_model)).to(acc.device)
     trainer = DxMITrainer(
