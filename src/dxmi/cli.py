@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     config = load_config(args.config, args.set)
     train(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate: print once
+        return
     metrics = json.loads((Path(args.out) / "metrics.json").read_text())
     _print_metrics(metrics)
     print(f"run directory: {args.out}")
