@@ -55,10 +55,7 @@ def cmd_energy(args: argparse.Namespace) -> None:
     from dxmi.model import DxMIModel
 
     model = DxMIModel.load(args.run)
-    x = load_points(args.input)
-    if x.shape[1] != model.dim:
-        raise DataError(f"{args.input}: {x.shape[1]} features, the model expects {model.dim}")
-    e = model.energy(x)
+    e = model.energy(load_points(args.input), source=args.input)
     _write_points(Path(args.out), e[:, None])
     print(f"wrote {len(e)} energies to {args.out} (lower = more likely)")
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
 from dxmi.config import Config, ConfigError, from_dict, to_dict
-from dxmi.data import Standardizer, check_points
+from dxmi.data import DataError, Standardizer, check_points
 from dxmi.diffusion import GaussianPolicy, linear_alphas_cumprod, rollout, select_timesteps
 from dxmi.networks import EnergyMLP, EpsilonMLP
 
@@ -89,13 +89,16 @@ class DxMIModel:
         return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
 
     @torch.no_grad()
-    def energy(self, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
-        """E(x) for points (N, D) in data units; lower energy means more likely."""
-        x = check_points(x, "energy input")
+    def energy(
+        self, x: np.ndarray, batch_size: int = 65536, source: str = "energy input"
+    ) -> np.ndarray:
+        """E(x) for points (N, D) in data units; lower energy means more likely.
+
+        `source` names the input in errors (e.g. the file the points came from).
+        """
+        x = check_points(x, source)
         if x.shape[1] != self.dim:
-            raise ValueError(
-                f"energy input has {x.shape[1]} features, the model expects {self.dim}"
-            )
+            raise DataError(f"{source}: {x.shape[1]} features, the model expects {self.dim}")
         z = torch.from_numpy(self.standardizer.transform(x)).to(self.device)
         self.energy_net.eval()
         return (
