@@ -26,16 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import platform
-import subprocess
-import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from common import environment, init_worker
 
 METHODS = [
     "dxmi-shared",
@@ -72,12 +68,6 @@ QUICK = [
 
 # ---------------------------------------------------------------------------------------------
 # jobs (run in worker processes; each returns a list of result records)
-
-
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
 
 
 def _config(args, dataset: str, seed: int, steps: int, extra: list[str] = ()):
@@ -235,7 +225,7 @@ def run_all(args) -> list[dict]:
     records: list[dict] = []
     partial = (args.out / "partial.jsonl").open("w")
     ctx = multiprocessing.get_context("spawn")  # safe with CUDA in the workers
-    with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=init_worker) as pool:
         pending = {}
         for ds in args.datasets:
             for seed in args.seeds:
@@ -363,32 +353,6 @@ def picture(records: list[dict], path: Path, steps: int) -> None:
     plt.close(fig)
 
 
-def environment(args) -> dict:
-    import torch
-
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    return {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "git_commit": commit,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores"
-        + (
-            f", {torch.cuda.get_device_name(0)}"
-            if args.device == "auto" and torch.cuda.is_available()
-            else ""
-        ),
-        "device": args.device,
-        "workers": args.workers,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default="configs/8gaussians.yaml")
@@ -427,7 +391,10 @@ def main(argv: list[str] | None = None) -> None:
         records = [json.loads(line) for line in lines if line.strip()]
     else:
         records = run_all(args)
-    env = environment(args) | {"wall_seconds": round(time.time() - t0, 1), "quick": args.quick}
+    env = environment(args.device, args.workers) | {
+        "wall_seconds": round(time.time() - t0, 1),
+        "quick": args.quick,
+    }
     if args.from_partial:
         env["note"] = "tables made from partial.jsonl of an interrupted run"
 

@@ -108,3 +108,100 @@ def test_errors_are_one_line(run_dir, tmp_path, capsys):
     )
     _one_line_error(capsys, ["train", "--out", str(run_dir)], "already exists")
     assert not (tmp_path / "x").exists()
+
+
+# ---- dxmi detect ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def detector_dir(tmp_path_factory):
+    from test_detector import FAST, ring_data
+
+    root = tmp_path_factory.mktemp("detect")
+    np.savetxt(root / "normal.csv", ring_data(600, 0), delimiter=",", header="a,b,c")
+    sets = [a for k, v in FAST.items() if k != "device" for a in ("--set", f"{k}={v}")]
+    argv = ["detect", "fit", str(root / "normal.csv"), "--out", str(root / "det"), *sets]
+    assert main([*argv, "--set", "contamination=0.05"]) == 0
+    return root
+
+
+def test_detect_fit_and_score_with_labels(detector_dir, capsys):
+    from test_detector import anomalies, ring_data
+
+    root = detector_dir
+    x = np.concatenate([ring_data(100, 7), anomalies(100, 8)])
+    np.save(root / "test.npy", x)
+    np.savetxt(root / "labels.csv", np.r_[np.zeros(100), np.ones(100)], fmt="%d")
+    argv = ["detect", "score", str(root / "det"), str(root / "test.npy"), "--out"]
+    assert main([*argv, str(root / "s.csv"), "--labels", str(root / "labels.csv")]) == 0
+    out = capsys.readouterr().out
+    auroc = float(out.split("AUROC ")[1].split(",")[0])
+    assert auroc > 0.9, out
+    table = np.loadtxt(root / "s.csv", delimiter=",", skiprows=1)
+    assert table.shape == (200, 3)
+    assert (root / "s.csv").read_text().startswith("score,predicted,label")
+    # the predicted column is the threshold applied to the score column
+    from dxmi.detector import DxMIDetector
+
+    det = DxMIDetector.load(root / "det")
+    np.testing.assert_array_equal(table[:, 1], table[:, 0] > det.threshold_)
+    assert main([*argv, str(root / "s2.csv")]) == 0  # without labels: two columns
+    assert np.loadtxt(root / "s2.csv", delimiter=",", skiprows=1).shape == (200, 2)
+
+
+def test_detect_errors_are_one_line(detector_dir, tmp_path, capsys):
+    root = detector_dir
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    _one_line_error(
+        capsys, ["detect", "fit", str(empty), "--out", str(tmp_path / "d")], "the file is empty"
+    )
+    _one_line_error(
+        capsys,
+        [
+            "detect",
+            "fit",
+            str(root / "normal.csv"),
+            "--out",
+            str(tmp_path / "d"),
+            "--set",
+            "stepz=3",
+        ],
+        "unknown key 'stepz'",
+    )
+    bad = tmp_path / "nan.csv"
+    bad.write_text("1,2,3\n4,nan,6\n")
+    _one_line_error(
+        capsys,
+        ["detect", "score", str(root / "det"), str(bad), "--out", str(tmp_path / "o")],
+        "NaN/inf values (first in row 1)",
+    )
+    wide = tmp_path / "wide.npy"
+    np.save(wide, np.zeros((5, 4)))
+    _one_line_error(
+        capsys,
+        ["detect", "score", str(root / "det"), str(wide), "--out", str(tmp_path / "o")],
+        "4 features, the detector was fit on 3",
+    )
+    labels = tmp_path / "l.csv"
+    labels.write_text("0\n1\n2\n")
+    np.save(tmp_path / "ok.npy", np.zeros((3, 3)))
+    _one_line_error(
+        capsys,
+        [
+            "detect",
+            "score",
+            str(root / "det"),
+            str(tmp_path / "ok.npy"),
+            "--out",
+            str(tmp_path / "o"),
+            "--labels",
+            str(labels),
+        ],
+        "expected one 0/1 label per row",
+    )
+    _one_line_error(
+        capsys,
+        ["detect", "score", str(tmp_path), str(wide), "--out", str(tmp_path / "o")],
+        "not a saved DxMIDetector",
+    )

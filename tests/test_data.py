@@ -62,7 +62,7 @@ def test_one_dimensional_points(tmp_path):
         (lambda p: np.save(p / "f.npy", np.array([[1.0, np.nan], [2, 3]])), "NaN/inf"),
         (lambda p: np.save(p / "f.npy", np.array([[1.0, np.inf], [2, 3]])), "NaN/inf"),
         (lambda p: np.save(p / "f.npy", np.zeros((4, 2, 2))), "expected an N x D array"),
-        (lambda p: np.save(p / "f.npy", np.zeros((1, 3))), "at least 2 points"),
+        (lambda p: np.save(p / "f.npy", np.zeros((1, 3))), "at least 2 point"),
         (lambda p: np.save(p / "f.npy", np.array(["a", "b"])), "expected numbers"),
         (lambda p: (p / "f.npy").write_bytes(b""), "empty"),
         (lambda p: (p / "f.npy").write_bytes(b"not a numpy file"), "cannot read"),

@@ -1,4 +1,5 @@
-"""The `dxmi` command: train, sample, energy, evaluate. Errors are one line, never a traceback."""
+"""The `dxmi` command: train, sample, energy, evaluate, detect. Errors are one line, never a
+traceback."""
 
 from __future__ import annotations
 
@@ -80,6 +81,68 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         Path(args.out).write_text(json.dumps(metrics, indent=2))
 
 
+def cmd_detect_fit(args: argparse.Namespace) -> None:
+    from dxmi.detector import detector_from_config
+
+    det = detector_from_config(args.config, args.set)
+    x = load_points(args.data)
+    det.set_params(verbose=det.verbose or args.progress)
+    det.fit(x)
+    det.save(args.out)
+    print(
+        f"fit on {len(x)} rows of {x.shape[1]} features; threshold {det.threshold_:.4g} "
+        f"(contamination {det.contamination}); saved to {args.out}"
+    )
+
+
+def cmd_detect_score(args: argparse.Namespace) -> None:
+    from dxmi.detector import DxMIDetector
+
+    det = DxMIDetector.load(args.detector)
+    x = load_points(args.data)
+    if x.shape[1] != det.n_features_in_:
+        raise DataError(
+            f"{args.data}: {x.shape[1]} features, the detector was fit on {det.n_features_in_}"
+        )
+    scores = det.decision_function(x)
+    predicted = (scores > det.threshold_).astype(int)
+    columns, header = [scores, predicted], "score,predicted"
+    labels = None
+    if args.labels:
+        labels = load_points(args.labels)
+        if labels.shape != (len(x), 1) or not np.isin(labels, (0, 1)).all():
+            raise DataError(
+                f"{args.labels}: expected one 0/1 label per row of {args.data} "
+                f"({len(x)} rows), got shape {labels.shape}"
+            )
+        labels = labels[:, 0].astype(int)
+        columns.append(labels)
+        header += ",label"
+    table = np.column_stack(columns)
+    np.savetxt(
+        args.out,
+        table,
+        delimiter=",",
+        fmt=["%.7g"] + ["%d"] * (len(columns) - 1),
+        header=header,
+        comments="",
+    )
+    print(
+        f"wrote {len(x)} scores to {args.out} (higher = more anomalous); "
+        f"{int(predicted.sum())} above the threshold"
+    )
+    if labels is not None:
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        if labels.min() == labels.max():
+            print("AUROC undefined: the labels hold one class only")
+        else:
+            print(
+                f"AUROC {roc_auc_score(labels, scores):.4f}, "
+                f"average precision {average_precision_score(labels, scores):.4f}"
+            )
+
+
 def _print_metrics(m: dict) -> None:
     print(
         f"dataset {m['dataset']}, T = {m['steps']}, {m['variant']} variant, "
@@ -133,6 +196,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--out", help="write the metrics JSON here")
     v.set_defaults(func=cmd_evaluate)
+
+    d = sub.add_parser("detect", help="anomaly detection with the DxMI energy")
+    dsub = d.add_subparsers(dest="detect_command", required=True)
+    df = dsub.add_parser("fit", help="fit a detector on normal rows (.npy or .csv)")
+    df.add_argument("data", help=".npy or .csv of N x D normal rows")
+    df.add_argument("--out", required=True, help="directory for the fitted detector")
+    df.add_argument("--config", help="YAML of DxMIDetector parameters (e.g. configs/detector.yaml)")
+    df.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter, e.g. --set iterations=500 (repeatable)",
+    )
+    df.add_argument("--progress", action="store_true", help="show progress bars")
+    df.set_defaults(func=cmd_detect_fit)
+    ds = dsub.add_parser("score", help="score rows with a fitted detector; write a CSV")
+    ds.add_argument("detector", help="directory written by `dxmi detect fit`")
+    ds.add_argument("data", help=".npy or .csv of rows to score")
+    ds.add_argument("--out", required=True, help="CSV: score,predicted[,label]")
+    ds.add_argument("--labels", help="0/1 per row (1 = anomaly): adds AUROC and AP")
+    ds.set_defaults(func=cmd_detect_score)
     return p
 
 

@@ -119,7 +119,7 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
+def coerce_value(value: Any, tp: Any, where: str) -> Any:
     """Check `value` against the annotation `tp` and return it (ints widen to floats)."""
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
@@ -140,7 +140,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             if arg is type(None):
                 continue
             try:
-                return _coerce(value, arg, where)
+                return coerce_value(value, arg, where)
             except ConfigError as err:
                 errors.append(str(err))
         raise ConfigError(errors[0] if errors else f"{where}: unexpected value {value!r}")
@@ -183,7 +183,7 @@ def from_dict(cls: type, data: dict, where: str = "config") -> Any:
             f"{source}: unknown key '{prefix}{unknown[0]}' "
             f"(known keys here: {', '.join(sorted(names))})"
         )
-    kwargs = {k: _coerce(v, hints[k], f"{source}: {prefix}{k}") for k, v in data.items()}
+    kwargs = {k: coerce_value(v, hints[k], f"{source}: {prefix}{k}") for k, v in data.items()}
     return cls(**kwargs)
 
 
@@ -192,21 +192,27 @@ def to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
 
+def read_yaml_mapping(path: str | Path) -> dict:
+    """The top-level mapping of a YAML file; a missing file or other YAML is a ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return data
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Load a YAML config (defaults when `path` is None), then apply ``a.b=value`` overrides."""
     data: dict = {}
     where = "defaults"
     if path is not None:
-        path = Path(path)
         where = str(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML ({err})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        data = read_yaml_mapping(path)
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:

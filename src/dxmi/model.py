@@ -96,7 +96,7 @@ class DxMIModel:
 
         `source` names the input in errors (e.g. the file the points came from).
         """
-        x = check_points(x, source)
+        x = check_points(x, source, min_rows=1)
         if x.shape[1] != self.dim:
             raise DataError(f"{source}: {x.shape[1]} features, the model expects {self.dim}")
         z = torch.from_numpy(self.standardizer.transform(x)).to(self.device)

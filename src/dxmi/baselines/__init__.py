@@ -1,0 +1,10 @@
+"""Methods dxmi is compared with that dxmi implements itself (the others come from libraries)."""
+
+from dxmi.baselines.langevin_ebm import (
+    LangevinConfig,
+    LangevinEBMDetector,
+    langevin,
+    train_langevin_ebm,
+)
+
+__all__ = ["LangevinConfig", "LangevinEBMDetector", "langevin", "train_langevin_ebm"]
