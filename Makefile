@@ -22,7 +22,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 benchmark: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/toy2d.py
+	$(BIN)/python benchmarks/anomaly.py
 
 clean:
 	rm -rf runs .pytest_cache

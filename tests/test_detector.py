@@ -179,3 +179,10 @@ def test_langevin_detector_has_the_same_conventions():
     assert abs(det.labels_.mean() - det.contamination) < 0.02
     det2 = LangevinEBMDetector(iterations=5, max_seconds=1e-9).fit(x)
     assert det2.history_[-1]["iteration"] == 1  # the time budget stops training
+
+
+def test_shipped_detector_config_is_the_defaults():
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "configs" / "detector.yaml"
+    assert detector_from_config(path).get_params() == DxMIDetector().get_params()

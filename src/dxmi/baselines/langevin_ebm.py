@@ -29,7 +29,9 @@ class LangevinConfig:
     iterations: int = 2000
     batch_size: int = 128
     lr: float = 1e-3
-    gamma: float = 1.0  # energy-magnitude regulariser, as in DxMI's EBM step
+    # energy-magnitude regulariser, as in DxMI's EBM step. 0.1: on 8gaussians (90 s of CPU) it
+    # gave grid KL 0.45 at temperature 1, against 1.14 with 1.0, which squashes the energy.
+    gamma: float = 0.1
     langevin_steps: int = 20  # K, Langevin steps per iteration
     step_size: float = 0.01  # epsilon; the noise is sqrt(2 epsilon) (temperature 1)
     buffer_size: int = 10000
@@ -130,7 +132,7 @@ class LangevinEBMDetector(EnergyDetector):
         energy_hidden: int = 256,
         energy_layers: int = 3,
         lr: float = 1e-3,
-        gamma: float = 1.0,
+        gamma: float = 0.1,
         langevin_steps: int = 20,
         step_size: float = 0.01,
         max_seconds: float = 0.0,
