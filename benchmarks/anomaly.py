@@ -22,12 +22,11 @@ deepsvdd and autoencoder (PyOD).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-from common import environment, read_partial, run_jobs
+from common import environment, read_partial, run_jobs, write_results_json
 
 DETECTORS = ["dxmi", "langevin-ebm", "iforest", "ocsvm", "kde", "deepsvdd", "autoencoder"]
 TABULAR = {"breast_cancer": [None], "wine": [0, 1, 2], "digits": list(range(10))}
@@ -398,14 +397,15 @@ def main(argv: list[str] | None = None) -> None:
         "wall_seconds": round(time.time() - t0, 1),
         "quick": args.quick,
     }
+    if args.from_partial:
+        env["note"] = "tables made from partial.jsonl (the run's own jobs; wall time not known)"
     energy_picture(records, args.out / "energy_scale.png")
-    (args.out / "results.json").write_text(
-        json.dumps({"environment": env, "records": records}, indent=1)
-    )
+    write_results_json(args.out, env, records)
     sections = [
         f"# Anomaly detection and EBM density benchmark\n\n`{env['command']}`  \n{env['date']}, "
         f"{env['machine']}, {env['workers']} workers, torch {env['torch']}, commit "
-        f"{env['git_commit']}, {env['wall_seconds']:.0f} s wall. Seeds {args.seeds}.",
+        f"{env['git_commit']}, {env['wall_seconds']:.0f} s wall. Seeds {args.seeds}."
+        + (f" Note: {env['note']}." if "note" in env else ""),
         "## One-class MNIST 5k (pixels in [0, 1]; normal = the digit in the first column)",
         detection_tables(records, "mnist", args.methods),
         "## One-class tabular sets (scikit-learn; standardised on the normal training rows)",

@@ -79,3 +79,10 @@ def run_jobs(
 
 def read_partial(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_results_json(out: Path, env: dict, records: list[dict]) -> None:
+    """results.json: the environment and every record, as the tables were made from them."""
+    (out / "results.json").write_text(
+        json.dumps({"environment": env, "records": records}, indent=1)
+    )

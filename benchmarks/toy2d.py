@@ -31,7 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
-from common import environment, init_worker
+from common import environment, init_worker, write_results_json
 
 METHODS = [
     "dxmi-shared",
@@ -401,9 +401,7 @@ def main(argv: list[str] | None = None) -> None:
     picture(records, args.out / "samples.png", args.picture_steps)
     for r in records:
         r.pop("samples", None)
-    (args.out / "results.json").write_text(
-        json.dumps({"environment": env, "records": records}, indent=1)
-    )
+    write_results_json(args.out, env, records)
     sections = [
         f"# 2D toy benchmark\n\n`{env['command']}`  \n{env['date']}, {env['machine']}, "
         f"{env['workers']} workers, torch {env['torch']}, commit {env['git_commit']}, "

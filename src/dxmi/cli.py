@@ -157,6 +157,16 @@ def _print_metrics(m: dict) -> None:
         print("EBM vs true density: " + ", ".join(f"{k} {v:.4f}" for k, v in m["ebm"].items()))
 
 
+def _add_set_option(parser: argparse.ArgumentParser, example: str) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config value, e.g. --set {example} (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dxmi", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -164,13 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a teacher (if configured) and DxMI; evaluate; draw")
     t.add_argument("--config", help="YAML config (default: built-in defaults)")
     t.add_argument("--out", required=True, help="run directory")
-    t.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set dxmi.steps=10 (repeatable)",
-    )
+    _add_set_option(t, "dxmi.steps=10")
     t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     t.set_defaults(func=cmd_train)
@@ -203,13 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("data", help=".npy or .csv of N x D normal rows")
     df.add_argument("--out", required=True, help="directory for the fitted detector")
     df.add_argument("--config", help="YAML of DxMIDetector parameters (e.g. configs/detector.yaml)")
-    df.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a parameter, e.g. --set iterations=500 (repeatable)",
-    )
+    _add_set_option(df, "iterations=500")
     df.add_argument("--progress", action="store_true", help="show progress bars")
     df.set_defaults(func=cmd_detect_fit)
     ds = dsub.add_parser("score", help="score rows with a fitted detector; write a CSV")
