@@ -348,6 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--methods", nargs="+", default=DETECTORS)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--digits", nargs="+", type=int, default=list(range(10)))
+    p.add_argument("--tabular", nargs="+", default=list(TABULAR), choices=list(TABULAR))
     p.add_argument("--config", default="configs/8gaussians.yaml", help="density part: DxMI")
     p.add_argument("--workers", type=int, default=2, help="parallel processes, 1 thread each")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly"))
@@ -385,8 +386,8 @@ def main(argv: list[str] | None = None) -> None:
         jobs += [
             (detection_job, ("tabular", name, c, seed, args.methods, args.quick, dxmi_set))
             for seed in args.seeds
-            for name, classes in TABULAR.items()
-            for c in classes
+            for name in args.tabular
+            for c in TABULAR[name]
         ]
     t0 = time.time()
     if args.from_partial:
