@@ -342,6 +342,10 @@ def energy_picture(records: list[dict], path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _section(heading: str, table: str) -> list[str]:
+    return [heading, table] if table else []
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--parts", nargs="+", default=["mnist", "tabular", "density"])
@@ -407,13 +411,19 @@ def main(argv: list[str] | None = None) -> None:
         f"{env['machine']}, {env['workers']} workers, torch {env['torch']}, commit "
         f"{env['git_commit']}, {env['wall_seconds']:.0f} s wall. Seeds {args.seeds}."
         + (f" Note: {env['note']}." if "note" in env else ""),
-        "## One-class MNIST 5k (pixels in [0, 1]; normal = the digit in the first column)",
-        detection_tables(records, "mnist", args.methods),
-        "## One-class tabular sets (scikit-learn; standardised on the normal training rows)",
-        detection_tables(records, "tabular", args.methods),
-        "## EBM density on 8gaussians: grid KL(p || exp(-E/T)) to the true density, equal "
-        "wall-clock time (lower is better; energy scale over training: energy_scale.png)",
-        density_table(records),
+        *_section(
+            "## One-class MNIST 5k (pixels in [0, 1]; normal = the digit in the first column)",
+            detection_tables(records, "mnist", args.methods),
+        ),
+        *_section(
+            "## One-class tabular sets (scikit-learn; standardised on the normal training rows)",
+            detection_tables(records, "tabular", args.methods),
+        ),
+        *_section(
+            "## EBM density on 8gaussians: grid KL(p || exp(-E/T)) to the true density, equal "
+            "wall-clock time (lower is better; energy scale over training: energy_scale.png)",
+            density_table(records),
+        ),
     ]
     text = "\n\n".join(s for s in sections if s) + "\n"
     (args.out / "results.md").write_text(text)
