@@ -36,8 +36,7 @@ def ring_data(n: int, seed: int) -> np.ndarray:
 
 
 def anomalies(n: int, seed: int) -> np.ndarray:
-    """Away from the ring: outside it, and above its plane. (Its empty centre is a known blind
-    spot of an energy trained against a sampler that never goes there; see the README.)"""
+    """Away from the ring: outside it, and above its plane."""
     rng = np.random.default_rng(seed)
     outside = ring_data(n // 2, seed + 1) * [2.5, 2.5, 1.0]
     above = ring_data(n - n // 2, seed + 2) + [0, 0, 1.0]
