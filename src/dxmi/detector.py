@@ -80,9 +80,11 @@ class EnergyDetector(BaseEstimator):
 class DxMIDetector(EnergyDetector):
     """Anomaly detector whose score is the energy of a DxMI-trained EBM (MLP networks).
 
-    Parameters mirror the config (`dxmi.config`); the defaults are tuned for standardised
-    feature vectors of a few to a few hundred dimensions and a few hundred to a few
-    thousand normal rows, and take about a minute on one CPU core.
+    Parameters mirror the config (`dxmi.config`). The energy defaults are the separate
+    variant's reference (gamma 0, energy gradient norm clipped at 0.1); the learning rates,
+    EMA and learnable last sigma are those of `configs/8gaussians.yaml`. A fit on a few hundred
+    rows of tens of features takes about a minute on one CPU core. Benchmarks and their
+    limits: README, "Anomaly detection and EBM density".
 
     Parameters
     ----------
