@@ -43,9 +43,12 @@ class EnergyDetector(BaseEstimator):
     `_energy(X)` on validated rows.
     """
 
-    def _set_threshold(self, scores: np.ndarray) -> None:
+    def _check_contamination(self) -> None:
         if not 0 < self.contamination <= 0.5:
             raise ValueError(f"contamination must be in (0, 0.5], got {self.contamination}")
+
+    def _set_threshold(self, scores: np.ndarray) -> None:
+        self._check_contamination()
         self.decision_scores_ = np.asarray(scores, dtype=np.float64)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
@@ -157,8 +160,7 @@ class DxMIDetector(EnergyDetector):
     # ------------------------------------------------------------------------------------------
     def to_config(self) -> Config:
         """The training config these parameters stand for (separate variant, in-memory data)."""
-        if not 0 < self.contamination <= 0.5:
-            raise ValueError(f"contamination must be in (0, 0.5], got {self.contamination}")
+        self._check_contamination()
         if self.device not in ("cpu", "cuda", "auto"):
             raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {self.device!r}")
         teacher = self.teacher_iterations > 0
