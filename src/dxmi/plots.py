@@ -95,3 +95,33 @@ def plot_curves(
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def image_grid(images: np.ndarray, nrow: int = 8, pad: int = 1) -> np.ndarray:
+    """Images (N, C, H, W) in [-1, 1] tiled into one uint8 picture (H', W', C)."""
+    x = ((np.clip(images, -1, 1) + 1) * 127.5).round().astype(np.uint8)
+    n, c, h, w = x.shape
+    ncol = min(nrow, n)
+    rows = -(-n // ncol)
+    grid = np.full((rows * (h + pad) + pad, ncol * (w + pad) + pad, c), 255, np.uint8)
+    for i in range(n):
+        r, col = divmod(i, ncol)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        grid[top : top + h, left : left + w] = x[i].transpose(1, 2, 0)
+    return grid
+
+
+def save_image_grid(images: np.ndarray, path: str | Path, nrow: int = 8, scale: int = 2) -> None:
+    """Write a PNG grid of images (N, C, H, W) in [-1, 1], each pixel `scale` x `scale`."""
+    from PIL import Image
+
+    grid = image_grid(images, nrow)
+    img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    img.resize((img.width * scale, img.height * scale), Image.NEAREST).save(path)
+
+
+def save_image_chain(states: np.ndarray, path: str | Path, scale: int = 2) -> None:
+    """A chain (T + 1, N, C, H, W): one row per image, one column per step (noise first)."""
+    steps, n = states.shape[:2]
+    tiles = states.transpose(1, 0, 2, 3, 4).reshape(n * steps, *states.shape[2:])
+    save_image_grid(tiles, path, nrow=steps, scale=scale)

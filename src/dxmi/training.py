@@ -53,13 +53,15 @@ class RunDirError(RuntimeError):
     """A run directory that cannot be used as asked; the message says why and what to do."""
 
 
-def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
+def _first_difference(
+    a: dict, b: dict, prefix: str = "", free: frozenset | set = frozenset(_RESUME_FREE)
+) -> str | None:
     for key in sorted(set(a) | set(b)):
-        if (prefix.rstrip("."), key) in _RESUME_FREE:
+        if (prefix.rstrip("."), key) in free:
             continue
         va, vb = a.get(key), b.get(key)
         if isinstance(va, dict) and isinstance(vb, dict):
-            found = _first_difference(va, vb, f"{prefix}{key}.")
+            found = _first_difference(va, vb, f"{prefix}{key}.", free)
             if found:
                 return found
         elif va != vb:
@@ -67,20 +69,31 @@ def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
     return None
 
 
-def prepare_run_dir(out: Path, config: Config, resume: bool, overwrite: bool) -> None:
-    """Create `out`, or check that resuming into it is safe; never mixes two configs."""
+def prepare_run_dir(
+    out: Path,
+    config,
+    resume: bool,
+    overwrite: bool,
+    sections: tuple[str, ...] = _RESUME_SECTIONS,
+    free: set[tuple[str, str]] = _RESUME_FREE,
+) -> None:
+    """Create `out`, or check that resuming into it is safe; never mixes two configs.
+
+    `config` is a `Config` or an `ImageConfig`; `sections` must not change, except the
+    (section, key) pairs in `free` (e.g. the iteration count, to train further).
+    """
     saved = out / "config.yaml"
     if out.exists() and any(out.iterdir()):
         if resume and saved.is_file():
             try:
-                old = load_config(saved)
+                old = load_config(saved, cls=type(config))
             except ConfigError as err:
                 raise RunDirError(
                     f"{out}: cannot resume, its config.yaml is unusable ({err})"
                 ) from None
             old_d, new_d = to_dict(old), to_dict(config)
             diff = _first_difference(
-                {k: old_d[k] for k in _RESUME_SECTIONS}, {k: new_d[k] for k in _RESUME_SECTIONS}
+                {k: old_d[k] for k in sections}, {k: new_d[k] for k in sections}, free=free
             )
             if diff:
                 raise RunDirError(
@@ -223,7 +236,7 @@ def train(
             trainer.load_state_dict(state)
         except (KeyError, RuntimeError, ValueError) as err:
             raise CheckpointError(f"{ckpt}.safetensors: does not fit this model ({err})") from None
-    history = _read_history(out / "history.jsonl", trainer.iteration_count) if main else []
+    history = read_history(out / "history.jsonl", trainer.iteration_count) if main else []
 
     # ---- the loop
     cfg = config.dxmi
@@ -243,7 +256,7 @@ def train(
                 samples = standardizer.inverse(_sample(trainer.sampler, config, data.dim))
                 stats.update(sample_metrics(samples, data, config.eval))
                 bar.set_postfix(sliced_w2=f"{stats['sliced_w2']:.3f}")
-            _log(writer, history, out / "history.jsonl", step, stats)
+            log_record(writer, history, out / "history.jsonl", step, stats)
         if step % config.run.checkpoint_every == 0 or step == cfg.iterations:
             if main:
                 save_checkpoint(ckpt, trainer.state_dict(), {"iteration": step})
@@ -261,7 +274,7 @@ def train(
         _draw(model, data, history, out)
         if writer is not None:
             writer.close()
-        _write_json(out / "metrics.json", metrics)
+        write_json(out / "metrics.json", metrics)
     acc.wait_for_everyone()
     return model
 
@@ -333,7 +346,7 @@ def _sample(policy, config: Config, dim: int) -> np.ndarray:
     return sample(policy, config.eval.n_samples, dim, gen).cpu().numpy()
 
 
-def _log(writer, history: list, path: Path, step: int, stats: dict) -> None:
+def log_record(writer, history: list, path: Path, step: int, stats: dict) -> None:
     record = {"iteration": step, **{k: float(v) for k, v in stats.items()}}
     history.append(record)
     with path.open("a") as fh:
@@ -342,7 +355,7 @@ def _log(writer, history: list, path: Path, step: int, stats: dict) -> None:
         writer.add_scalar(key, value, step)
 
 
-def _read_history(path: Path, upto: int) -> list[dict]:
+def read_history(path: Path, upto: int) -> list[dict]:
     """Logged records up to iteration `upto`; later ones (from an interrupted run) are dropped."""
     if not path.is_file():
         return []
@@ -352,7 +365,7 @@ def _read_history(path: Path, upto: int) -> list[dict]:
     return records
 
 
-def _write_json(path: Path, obj: dict) -> None:
+def write_json(path: Path, obj: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2))
     tmp.replace(path)

@@ -8,35 +8,50 @@ spacing, which gives the same ones) so every sampler visits the same noise level
 
 from __future__ import annotations
 
+import inspect
 from typing import Literal
 
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers import (
+    DDIMScheduler,
+    DDPMScheduler,
+    DPMSolverMultistepScheduler,
+    UniPCMultistepScheduler,
+)
 from torch import nn
 from tqdm.auto import tqdm
 
 from dxmi.diffusion.schedules import select_timesteps
 
-Solver = Literal["ddim", "dpmsolver++", "ancestral"]
-SOLVERS: tuple[str, ...] = ("ddim", "dpmsolver++", "ancestral")
+Solver = Literal["ddim", "dpmsolver++", "unipc", "ancestral"]
+SOLVERS: tuple[str, ...] = ("ddim", "dpmsolver++", "unipc", "ancestral")
 
 
 def make_scheduler(
-    solver: str, steps: int, num_train_timesteps: int, beta_start: float, beta_end: float
+    solver: str,
+    steps: int,
+    num_train_timesteps: int,
+    beta_start: float,
+    beta_end: float,
+    beta_schedule: str = "linear",
 ):
-    """A diffusers scheduler of the teacher's linear schedule, set to `steps` timesteps."""
+    """A diffusers scheduler of the teacher's schedule, set to `steps` timesteps."""
     common = dict(
         num_train_timesteps=num_train_timesteps,
         beta_start=beta_start,
         beta_end=beta_end,
-        beta_schedule="linear",
+        beta_schedule=beta_schedule,
     )
     timesteps = select_timesteps(num_train_timesteps, steps, "linear")
-    if solver == "ddim":
-        sched = DDIMScheduler(**common, clip_sample=False, timestep_spacing="trailing")
+    if solver in ("ddim", "unipc"):
+        # Neither accepts explicit timesteps; "trailing" spacing gives the same ones.
+        if solver == "ddim":
+            sched = DDIMScheduler(**common, clip_sample=False, timestep_spacing="trailing")
+        else:
+            sched = UniPCMultistepScheduler(**common, timestep_spacing="trailing")
         sched.set_timesteps(steps)
         if sched.timesteps.tolist() != timesteps:  # guard against a change in diffusers' spacing
-            raise RuntimeError(f"DDIM timesteps {sched.timesteps.tolist()} != {timesteps}")
+            raise RuntimeError(f"{solver} timesteps {sched.timesteps.tolist()} != {timesteps}")
     elif solver == "dpmsolver++":
         sched = DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
         sched.set_timesteps(timesteps=timesteps)
@@ -61,14 +76,21 @@ def solver_sample(
     num_train_timesteps: int = 1000,
     beta_start: float = 1e-4,
     beta_end: float = 0.02,
+    beta_schedule: str = "linear",
     generator: torch.Generator | None = None,
     progress: bool = False,
 ) -> torch.Tensor:
     """Sample the teacher `eps_model` from `noise` with a diffusers scheduler in `steps` steps."""
-    sched = make_scheduler(solver, steps, num_train_timesteps, beta_start, beta_end)
+    sched = make_scheduler(solver, steps, num_train_timesteps, beta_start, beta_end, beta_schedule)
     x = noise
     for t in tqdm(sched.timesteps, desc=f"{solver}-{steps}", disable=not progress, leave=False):
         t_batch = torch.full((x.shape[0],), float(t), device=x.device)
         eps = eps_model(x, t_batch)
-        x = sched.step(eps, t, x, generator=generator).prev_sample
+        # deterministic solvers (UniPC) take no generator
+        extra = (
+            {"generator": generator}
+            if "generator" in inspect.signature(sched.step).parameters
+            else {}
+        )
+        x = sched.step(eps, t, x, **extra).prev_sample
     return x

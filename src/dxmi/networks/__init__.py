@@ -1,5 +1,6 @@
-"""Networks. They know no noise schedule and no training algorithm."""
+"""Networks: MLPs for points, the UNet epsilon network and the conv energy for images."""
 
+from dxmi.networks.conv_energy import ConvEnergy
 from dxmi.networks.mlp import EnergyMLP, EpsilonMLP, SinusoidalEmbedding
 
-__all__ = ["EnergyMLP", "EpsilonMLP", "SinusoidalEmbedding"]
+__all__ = ["ConvEnergy", "EnergyMLP", "EpsilonMLP", "SinusoidalEmbedding"]

@@ -1,0 +1,218 @@
+"""Few-step image generation: DxMI against the training-free samplers of the same teacher.
+
+One teacher (``dxmi pretrain``), then, at every T: DxMI (``dxmi finetune``, one run per seed),
+the un-tuned T-step policy DxMI starts from, DDIM, DPM-Solver++ (2M), UniPC and the teacher's
+own T-step ancestral sampler; also the teacher at 1000 steps and the data floor (held-out real
+images). Every method is scored on the same number of samples against the same reference set
+(the training images) with the same features; the table prints both beside the scores.
+
+    python benchmarks/images.py --config configs/mnist-cpu.yaml --out benchmarks/results/images-cpu
+    python benchmarks/images.py --config configs/mnist-gpu.yaml --out OUT --workers 1   # one GPU
+
+Writes OUT/table.md, OUT/results.json, OUT/partial.jsonl (every finished job, as it ends),
+OUT/grids/*.png (64 samples per method), and OUT/teacher/ and OUT/dxmi-T*-s*/ run directories.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import environment, read_partial, run_jobs, write_results_json  # noqa: E402
+
+BASELINES = ("ddim", "dpmsolver++", "unipc", "ancestral")
+
+
+def _config(path: str, sets: list[str], steps: int | None = None, seed: int | None = None):
+    from dxmi.config import ImageConfig, load_config
+
+    extra = []
+    if steps is not None:
+        extra.append(f"dxmi.steps={steps}")
+    if seed is not None:
+        extra.append(f"run.seed={seed}")
+    config = load_config(path, [*sets, *extra, "run.progress=false"], cls=ImageConfig)
+    return config
+
+
+def _scorer(config):
+    from dxmi.image_training import load_image_run_data, make_scorer
+
+    data = load_image_run_data(config)
+    return data, make_scorer(config, data)
+
+
+def _record(method: str, steps: int, seed: int, scores: dict, seconds: float | None) -> dict:
+    return {"method": method, "steps": steps, "seed": seed, **scores, "seconds_per_1000": seconds}
+
+
+def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: int) -> list[dict]:
+    """A training-free sampler of the teacher: n samples, timed, scored, a grid saved."""
+    import torch
+
+    from dxmi.diffusion.solvers import solver_sample
+    from dxmi.image_training import timed_samples
+    from dxmi.networks.unet import UNetEpsilon, load_unet_teacher
+    from dxmi.plots import save_image_grid
+
+    config = _config(config_path, sets)
+    data, scorer = _scorer(config)
+    unet, schedule = load_unet_teacher(Path(out) / "teacher" / "teacher")
+    device = "cuda" if torch.cuda.is_available() and not config.run.cpu else "cpu"
+    eps = UNetEpsilon(unet.to(device).eval())
+    gen = torch.Generator(device).manual_seed(config.eval.seed)
+
+    def draw(n: int) -> np.ndarray:
+        parts = []
+        for i in range(0, n, config.eval.batch_size):
+            m = min(config.eval.batch_size, n - i)
+            noise = torch.randn((m, *data.shape), generator=gen, device=device)
+            x = solver_sample(eps, noise, solver, steps, generator=gen, **schedule.to_dict())
+            parts.append(x.clamp(-1, 1).cpu().numpy())
+        return np.concatenate(parts)
+
+    with torch.no_grad():
+        x, secs = timed_samples(draw, config.eval.n_samples)
+    name = "teacher" if steps == schedule.num_train_timesteps else solver
+    save_image_grid(x[:64], Path(out) / "grids" / f"{name}-{steps}.png")
+    return [_record(name, steps, 0, scorer.score(x), secs)]
+
+
+def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int) -> list[dict]:
+    """DxMI fine-tuning at T = steps; also scores the un-tuned T-step policy (seed 0 only)."""
+    import shutil
+
+    from dxmi.image_training import finetune
+
+    config = _config(config_path, sets, steps, seed)
+    run = Path(out) / f"dxmi-T{steps}-s{seed}"
+    began = time.perf_counter()
+    finetune(config, Path(out) / "teacher" / "teacher", run, resume=True)
+    minutes = (time.perf_counter() - began) / 60
+    import json
+
+    metrics = json.loads((run / "metrics.json").read_text())["methods"]
+    shutil.copy(run / "samples.png", Path(out) / "grids" / f"dxmi-{steps}-s{seed}.png")
+    records = [
+        {
+            **_record("dxmi", steps, seed, metrics["dxmi"], metrics["dxmi"]["seconds_per_1000"]),
+            "train_minutes": minutes,
+            "iterations": config.dxmi.iterations,
+        }
+    ]
+    if seed == 0:
+        init = metrics["init"]
+        records.append(_record("dxmi-init", steps, 0, init, init["seconds_per_1000"]))
+        floor = metrics["floor"]
+        records.append(_record("floor", 0, 0, floor, None))
+    return records
+
+
+def _table(records: list[dict], env: dict) -> str:
+    from statistics import median
+
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["method"], r["steps"]), []).append(r)
+    order = {
+        "dxmi": 0,
+        "dxmi-init": 1,
+        "ddim": 2,
+        "dpmsolver++": 3,
+        "unipc": 4,
+        "ancestral": 5,
+        "teacher": 6,
+        "floor": 7,
+    }
+    first = records[0]
+    lines = [
+        f"{first['n_samples']} samples per method vs {first['reference']}; FID/KID on the "
+        "shipped MNIST classifier's 128-d features; median over seeds (n = seeds).",
+        "",
+        "| method | steps (NFE) | FID | KID x1000 | precision | recall | s / 1000 images | n |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (method, steps), rs in sorted(
+        groups.items(),
+        key=lambda kv: (kv[0][1] if kv[0][1] < 1000 else 10**6, order.get(kv[0][0], 9)),
+    ):
+
+        def med(key, rs=rs):
+            vals = [r[key] for r in rs if r.get(key) is not None]
+            return median(vals) if vals else None
+
+        secs = med("seconds_per_1000")
+        lines.append(
+            f"| {method} | {steps} | {med('fid'):.2f} | {1000 * med('kid'):.2f} | "
+            f"{med('precision'):.3f} | {med('recall'):.3f} | "
+            f"{'-' if secs is None else f'{secs:.2f}'} | {len(rs)} |"
+        )
+    lines += ["", f"{env['command']}; {env['machine']}; {env['date']}; commit {env['git_commit']}"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="configs/mnist-cpu.yaml")
+    ap.add_argument("--out", default="benchmarks/results/images-cpu")
+    ap.add_argument("--steps", type=int, nargs="+", default=[4, 10])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], help="config override (repeatable)")
+    ap.add_argument("--no-teacher-1000", action="store_true", help="skip the 1000-step teacher")
+    ap.add_argument("--from-partial", action="store_true", help="tables from partial.jsonl only")
+    args = ap.parse_args()
+    out = Path(args.out)
+    (out / "grids").mkdir(parents=True, exist_ok=True)
+    env = environment("auto", args.workers)
+
+    if not args.from_partial:
+        import torch
+
+        from dxmi.image_training import pretrain
+
+        torch.set_num_threads(max(1, args.workers))
+        config = _config(args.config, args.set)
+        began = time.perf_counter()
+        pretrain(
+            dataclasses.replace(config, run=dataclasses.replace(config.run, progress=True)),
+            out / "teacher",
+            resume=True,
+        )
+        env["teacher_minutes"] = (time.perf_counter() - began) / 60
+        jobs = []
+        if not args.no_teacher_1000:
+            jobs.append(
+                (
+                    solver_job,
+                    (
+                        args.config,
+                        args.set,
+                        str(out),
+                        "ancestral",
+                        config.teacher.num_train_timesteps,
+                    ),
+                )
+            )
+        for steps in args.steps:
+            jobs += [(dxmi_job, (args.config, args.set, str(out), steps, s)) for s in args.seeds]
+            jobs += [(solver_job, (args.config, args.set, str(out), b, steps)) for b in BASELINES]
+        records = run_jobs(
+            jobs, args.workers, out / "partial.jsonl", label=lambda a: f"{a[3]} T={a[4]}"
+        )
+    else:
+        records = read_partial(out / "partial.jsonl")
+    table = _table(records, env)
+    (out / "table.md").write_text(table + "\n")
+    write_results_json(out, env, records)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

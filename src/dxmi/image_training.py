@@ -1,0 +1,487 @@
+"""Images: `pretrain` a DDPM UNet teacher, `finetune` it into a T-step sampler with DxMI.
+
+Pretrain run directory::
+
+    config.yaml  checkpoints/last.*  history.jsonl  tensorboard/  curves.png
+    teacher/     the EMA UNet (diffusers save_pretrained) and scheduler_config.json
+    samples.png  metrics.json (written last: its presence marks a finished run)
+
+Fine-tune run directory::
+
+    config.yaml  teacher.json (which teacher)  checkpoints/last.*  history.jsonl  tensorboard/
+    sampler/     the exported sampler: unet/ (save_pretrained) and sampler.json (timesteps,
+                 learned sigmas, schedule); `ImageSampler.load` or `dxmi sample` use it alone
+    energy.*     the conv energy (safetensors + JSON)
+    samples.png chain.png curves.png  metrics.json (written last)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.tensorboard import SummaryWriter
+from tqdm.auto import tqdm
+
+from dxmi.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from dxmi.config import ImageConfig, to_dict
+from dxmi.data.images import ImageData, load_images
+from dxmi.data.points import DataError
+from dxmi.diffusion import GaussianPolicy, rollout, select_timesteps
+from dxmi.diffusion.ddpm import ddpm_loss
+from dxmi.ema import make_ema
+from dxmi.irl.trainer import DxMITrainer
+from dxmi.networks.conv_energy import ConvEnergy
+from dxmi.networks.unet import Schedule, UNetEpsilon, build_unet, load_unet_teacher
+from dxmi.plots import plot_curves, save_image_chain, save_image_grid
+from dxmi.training import RunDirError, log_record, prepare_run_dir, read_history, write_json
+
+PRETRAIN_SECTIONS = ("data", "unet", "teacher")
+FINETUNE_SECTIONS = ("data", "teacher", "dxmi", "energy")
+
+
+# ---------------------------------------------------------------------------------------------
+# data and networks
+
+
+def load_image_run_data(config: ImageConfig) -> ImageData:
+    """The configured images, split, and average-pooled by `data.downsample`."""
+    d = config.data
+    data = load_images(d.name, d.path, holdout_fraction=d.holdout_fraction, seed=d.seed)
+    if d.downsample > 1:
+        h, w = data.shape[1:]
+        if h % d.downsample or w % d.downsample:
+            raise DataError(
+                f"{d.path or d.name}: {h}x{w} images cannot be downsampled by {d.downsample}"
+            )
+
+        def pool(x: np.ndarray) -> np.ndarray:
+            return F.avg_pool2d(torch.from_numpy(x), d.downsample).numpy()
+
+        data.train, data.holdout = pool(data.train), pool(data.holdout)
+    return data
+
+
+def _square_size(data: ImageData, source: str) -> int:
+    c, h, w = data.shape
+    if h != w:
+        raise DataError(f"{source}: images are {h}x{w}; dxmi's UNet needs square images")
+    return h
+
+
+def _iteration_generator(seed: int, process: int, iteration: int, device) -> torch.Generator:
+    """Seeded by (seed, process, iteration): resuming needs no saved RNG state."""
+    key = np.random.SeedSequence([seed, process, iteration])
+    return torch.Generator(device).manual_seed(int(key.generate_state(1)[0]))
+
+
+def build_image_policy(config: ImageConfig, unet: nn.Module, schedule: Schedule) -> GaussianPolicy:
+    """The T-step policy whose mean is the teacher's DDPM posterior step (notes, section 6)."""
+    timesteps = select_timesteps(
+        schedule.num_train_timesteps, config.dxmi.steps, config.dxmi.timestep_spacing
+    )
+    return GaussianPolicy(
+        UNetEpsilon(unet),
+        schedule.alphas_cumprod(),
+        timesteps,
+        last_sigma=config.dxmi.last_sigma,
+        learn_last_sigma=config.dxmi.learn_last_sigma,
+    )
+
+
+def build_conv_energy(config: ImageConfig, channels: int, value: bool = False) -> ConvEnergy:
+    """The energy E(x), or (value=True) the separate variant's value V(x, t)."""
+    e = config.energy
+    return ConvEnergy(channels, e.channels, time_embedding=e.time_embedding if value else 0)
+
+
+def _training_images(data: ImageData, flip: bool, device) -> torch.Tensor:
+    x = torch.from_numpy(data.train).to(device)
+    return torch.cat([x, x.flip(-1)]) if flip else x  # flips as a fixed doubling of the data
+
+
+# ---------------------------------------------------------------------------------------------
+# the exported sampler
+
+
+@dataclass
+class ImageSampler:
+    """A few-step image sampler: the policy (UNet mean, learned sigmas) and the image shape."""
+
+    policy: GaussianPolicy
+    shape: tuple[int, int, int]
+    schedule: Schedule
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.policy.parameters()).device
+
+    @property
+    def steps(self) -> int:
+        return self.policy.steps
+
+    @torch.no_grad()
+    def chain(self, n: int, seed: int = 0) -> np.ndarray:
+        """Every state of n chains, (T + 1, n, C, H, W): [0] noise, [T] the images."""
+        gen = torch.Generator(self.device).manual_seed(seed)
+        x0 = torch.randn((n, *self.shape), generator=gen, device=self.device)
+        return rollout(self.policy.eval(), x0, gen).cpu().numpy()
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, batch_size: int = 500) -> np.ndarray:
+        """n images (n, C, H, W), clipped to [-1, 1]; the same seed gives the same images."""
+        parts = [
+            self.chain(min(batch_size, n - i), seed + i // batch_size)[-1]
+            for i in range(0, n, batch_size)
+        ]
+        return np.clip(np.concatenate(parts), -1, 1)
+
+    def save(self, folder: str | Path) -> None:
+        """`folder`/unet (diffusers layout) and `folder`/sampler.json, replaced atomically."""
+        folder = Path(folder)
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.policy.eps_model.unet.save_pretrained(tmp / "unet")
+        record = {
+            "format": 1,
+            "shape": list(self.shape),
+            "timesteps": [int(t) for t in self.policy.timesteps.tolist()],
+            "log_sigma": self.policy.log_sigma.detach().cpu().tolist(),
+            "learned_sigmas": int(self.policy.log_sigma_learned.numel()),
+            "schedule": self.schedule.to_dict(),
+        }
+        (tmp / "sampler.json").write_text(json.dumps(record, indent=1))
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.replace(folder)
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> ImageSampler:
+        """A sampler that `save` (or `dxmi finetune`) wrote; clear errors for anything else."""
+        folder = Path(folder)
+        meta_path = folder / "sampler.json"
+        if not meta_path.is_file():
+            raise CheckpointError(f"{folder}: no sampler.json - not an exported dxmi sampler")
+        try:
+            meta = json.loads(meta_path.read_text())
+            schedule = Schedule(**meta["schedule"])
+            timesteps, log_sigma = list(meta["timesteps"]), list(meta["log_sigma"])
+            n_learned, shape = int(meta["learned_sigmas"]), tuple(meta["shape"])
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise CheckpointError(f"{meta_path}: unusable sampler record ({err})") from None
+        unet, _ = load_unet_teacher(folder / "unet")
+        policy = GaussianPolicy(
+            UNetEpsilon(unet),
+            schedule.alphas_cumprod(),
+            timesteps,
+            learn_last_sigma=n_learned == len(timesteps),
+        )
+        with torch.no_grad():
+            values = torch.tensor(log_sigma)
+            policy.log_sigma_learned.copy_(values[:n_learned])
+            policy.log_sigma_last.copy_(values[n_learned:])
+        return cls(policy.to(device).eval(), shape, schedule)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# pretrain
+
+
+def pretrain(
+    config: ImageConfig, out_dir: str | Path, *, resume: bool = False, overwrite: bool = False
+) -> Path:
+    """Train a DDPM UNet teacher on the configured images; returns its folder (``teacher/``)."""
+    from diffusers import DDPMScheduler
+
+    out = Path(out_dir)
+    data = load_image_run_data(config)
+    size = _square_size(data, config.data.path or config.data.name)
+    acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
+    main = acc.is_main_process
+    if main:
+        prepare_run_dir(
+            out, config, resume, overwrite, PRETRAIN_SECTIONS, {("teacher", "iterations")}
+        )
+    acc.wait_for_everyone()
+    set_seed(config.run.seed)
+    t = config.teacher
+    schedule = Schedule(t.num_train_timesteps, t.beta_start, t.beta_end)
+    u = config.unet
+    try:
+        unet = build_unet(
+            data.shape[0],
+            size,
+            u.block_out_channels,
+            u.layers_per_block,
+            u.attention,
+            u.norm_num_groups,
+        )
+    except ValueError as err:
+        raise DataError(f"{config.data.path or config.data.name}: {err}") from None
+    ema = make_ema(unet, t.ema_decay)
+    opt = torch.optim.Adam(unet.parameters(), lr=t.lr)
+    unet, opt = acc.prepare(unet, opt)
+    eps_model = UNetEpsilon(unet)
+    alphas = schedule.alphas_cumprod().to(acc.device)
+    pool = torch.arange(t.num_train_timesteps, device=acc.device)
+    train_x = _training_images(data, config.data.flip, acc.device)
+
+    ckpt, start = out / "checkpoints" / "last", 0
+    if resume and ckpt.with_suffix(".json").is_file():
+        state, _ = load_checkpoint(ckpt)
+        try:
+            acc.unwrap_model(unet).load_state_dict(state["unet"])
+            ema.load_state_dict(state["ema"])
+            opt.load_state_dict(state["opt"])
+            start = int(state["iteration"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise CheckpointError(f"{ckpt}.safetensors: does not fit this model ({err})") from None
+    history = read_history(out / "history.jsonl", start) if main else []
+    writer = SummaryWriter(str(out / "tensorboard")) if main else None
+    progress = config.run.progress and main
+    bar = tqdm(
+        range(start, t.iterations),
+        desc="pretrain",
+        initial=start,
+        total=t.iterations,
+        disable=not progress,
+    )
+    began = time.perf_counter()
+    for it in bar:
+        g = _iteration_generator(config.run.seed, acc.process_index, it, acc.device)
+        idx = torch.randint(len(train_x), (t.batch_size,), generator=g, device=acc.device)
+        with acc.autocast():
+            loss = ddpm_loss(eps_model, train_x[idx], alphas, pool, g)
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"pretrain iteration {it}: loss is {loss.item()}; lower teacher.lr")
+        opt.zero_grad(set_to_none=True)
+        acc.backward(loss)
+        opt.step()
+        ema.update_parameters(acc.unwrap_model(unet))
+        step = it + 1
+        if main and (step % config.run.log_every == 0 or step == t.iterations):
+            log_record(writer, history, out / "history.jsonl", step, {"loss": loss.item()})
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        if step % config.run.checkpoint_every == 0 or step == t.iterations:
+            if main:
+                state = {
+                    "iteration": step,
+                    "unet": acc.unwrap_model(unet).state_dict(),
+                    "ema": ema.state_dict(),
+                    "opt": opt.state_dict(),
+                }
+                save_checkpoint(ckpt, state, {"iteration": step})
+            acc.wait_for_everyone()
+    bar.close()
+
+    teacher_dir = out / "teacher"
+    if main:
+        teacher = copy.deepcopy(ema.module).eval()
+        tmp = out / "teacher.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        teacher.save_pretrained(tmp)
+        DDPMScheduler(**schedule.to_dict()).save_pretrained(tmp)
+        shutil.rmtree(teacher_dir, ignore_errors=True)
+        tmp.replace(teacher_dir)
+        _draw_teacher(teacher, schedule, data.shape, out / "samples.png", config.eval.seed)
+        plot_curves(history, out / "curves.png")
+        if writer is not None:
+            writer.close()
+        recent = [r["loss"] for r in history[-10:]]
+        write_json(
+            out / "metrics.json",
+            {
+                "iterations": t.iterations,
+                "final_loss": float(np.mean(recent)) if recent else None,
+                "seconds_this_session": time.perf_counter() - began,
+                "parameters": sum(p.numel() for p in teacher.parameters()),
+            },
+        )
+    acc.wait_for_everyone()
+    return teacher_dir
+
+
+def _draw_teacher(unet, schedule: Schedule, shape, path: Path, seed: int) -> None:
+    """64 teacher samples with DPM-Solver++ at 20 steps (a quick look, not a metric)."""
+    from dxmi.diffusion.solvers import solver_sample
+
+    device = next(unet.parameters()).device
+    gen = torch.Generator(device).manual_seed(seed)
+    noise = torch.randn((64, *shape), generator=gen, device=device)
+    x = solver_sample(UNetEpsilon(unet), noise, "dpmsolver++", 20, **schedule.to_dict())
+    save_image_grid(x.clamp(-1, 1).cpu().numpy(), path)
+
+
+# ---------------------------------------------------------------------------------------------
+# finetune
+
+
+def _check_teacher_fits(unet, data: ImageData, teacher: Path, source: str) -> None:
+    c, h, _ = data.shape
+    cfg = unet.config
+    size = cfg.sample_size if isinstance(cfg.sample_size, int) else cfg.sample_size[0]
+    if cfg.in_channels != c or size != h:
+        raise DataError(
+            f"{source}: images are {c}x{h}x{h}, the teacher {teacher} expects "
+            f"{cfg.in_channels}x{size}x{size}"
+        )
+
+
+def _record_teacher(out: Path, teacher: Path, resume: bool) -> None:
+    """teacher.json names the teacher; resuming with another teacher is refused."""
+    path = out / "teacher.json"
+    record = {"teacher": str(teacher.resolve())}
+    if resume and path.is_file():
+        old = json.loads(path.read_text()).get("teacher")
+        if old != record["teacher"]:
+            raise RunDirError(f"{out}: fine-tuned from {old}, not {teacher}; use a new --out")
+    path.write_text(json.dumps(record))
+
+
+def finetune(
+    config: ImageConfig,
+    teacher: str | Path,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> ImageSampler:
+    """Fine-tune `teacher` (a UNet2DModel folder) into a `config.dxmi.steps`-step sampler."""
+    out, teacher = Path(out_dir), Path(teacher)
+    data = load_image_run_data(config)
+    source = config.data.path or config.data.name
+    unet, schedule = load_unet_teacher(teacher)
+    _check_teacher_fits(unet, data, teacher, source)
+    acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
+    main = acc.is_main_process
+    if main:
+        prepare_run_dir(out, config, resume, overwrite, FINETUNE_SECTIONS)
+        _record_teacher(out, teacher, resume)
+    acc.wait_for_everyone()
+    set_seed(config.run.seed)
+    channels = data.shape[0]
+    policy = build_image_policy(config, unet, schedule)
+    initial = ImageSampler(copy.deepcopy(policy).eval(), data.shape, schedule)
+    trainer = DxMITrainer(
+        policy,
+        build_conv_energy(config, channels),
+        build_conv_energy(config, channels, value=True)
+        if config.dxmi.variant == "separate"
+        else None,
+        config.dxmi,
+        acc,
+        seed=config.run.seed,
+    )
+    ckpt = out / "checkpoints" / "last"
+    if resume and ckpt.with_suffix(".json").is_file():
+        state, _ = load_checkpoint(ckpt)
+        try:
+            trainer.load_state_dict(state)
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise CheckpointError(f"{ckpt}.safetensors: does not fit this model ({err})") from None
+    history = read_history(out / "history.jsonl", trainer.iteration_count) if main else []
+    train_x = _training_images(data, config.data.flip, acc.device)
+
+    cfg = config.dxmi
+    writer = SummaryWriter(str(out / "tensorboard")) if main else None
+    bar = tqdm(
+        range(trainer.iteration_count, cfg.iterations),
+        desc=f"finetune {cfg.variant} T={cfg.steps}",
+        initial=trainer.iteration_count,
+        total=cfg.iterations,
+        disable=not (config.run.progress and main),
+    )
+    for it in bar:
+        stats = trainer.iteration(train_x)
+        step = it + 1
+        if main and (step % config.run.log_every == 0 or step == cfg.iterations):
+            log_record(writer, history, out / "history.jsonl", step, stats)
+            bar.set_postfix(e_gap=f"{stats['e_sample'] - stats['e_data']:.3f}")
+        if step % config.run.checkpoint_every == 0 or step == cfg.iterations:
+            if main:
+                save_checkpoint(ckpt, trainer.state_dict(), {"iteration": step})
+            acc.wait_for_everyone()
+    bar.close()
+
+    sampler = ImageSampler(copy.deepcopy(trainer.sampler).eval(), data.shape, schedule)
+    if main:
+        sampler.save(out / "sampler")
+        save_checkpoint(
+            out / "energy",
+            {"energy": trainer.energy_m.state_dict()},
+            {"config": to_dict(config.energy), "in_channels": channels},
+        )
+        seed = config.eval.seed
+        save_image_grid(sampler.sample(64, seed=seed), out / "samples.png")
+        save_image_chain(sampler.chain(8, seed=seed), out / "chain.png")
+        plot_curves(history, out / "curves.png")
+        if writer is not None:
+            writer.close()
+        metrics = evaluate_image_sampler(config, data, {"dxmi": sampler, "init": initial})
+        write_json(out / "metrics.json", metrics)
+    acc.wait_for_everyone()
+    return sampler
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+def make_scorer(config: ImageConfig, data: ImageData):
+    """An `ImageScorer` against the training images, on `config.eval.feature_net`'s features."""
+    from dxmi.metrics.images import (
+        ImageScorer,
+        PixelFeatures,
+        ResizedFeatures,
+        inception_features,
+        load_feature_net,
+    )
+
+    name = config.eval.feature_net
+    if name == "pixels":
+        net: nn.Module = PixelFeatures(data.shape)
+    elif name.startswith("inception:"):
+        net = inception_features(name.partition(":")[2])
+    else:
+        net = ResizedFeatures(load_feature_net() if name == "mnist" else load_feature_net(name))
+    return ImageScorer(net, data.train, "training images", seed=config.eval.seed)
+
+
+def timed_samples(sample_fn, n: int) -> tuple[np.ndarray, float]:
+    """Run `sample_fn(n)`; return its images and the seconds per 1000 images."""
+    began = time.perf_counter()
+    x = sample_fn(n)
+    return x, (time.perf_counter() - began) * 1000.0 / max(n, 1)
+
+
+def evaluate_image_sampler(
+    config: ImageConfig, data: ImageData, samplers: dict[str, ImageSampler], scorer=None
+) -> dict:
+    """FID / KID / precision / recall of each sampler and of held-out real images (the floor)."""
+    scorer = scorer or make_scorer(config, data)
+    n = config.eval.n_samples
+    out: dict = {"dataset": config.data.name, "shape": list(data.shape), "methods": {}}
+    for name, sampler in samplers.items():
+        x, secs = timed_samples(
+            lambda m, s=sampler: s.sample(
+                m, seed=config.eval.seed, batch_size=config.eval.batch_size
+            ),
+            n,
+        )
+        out["methods"][name] = {
+            **scorer.score(x),
+            "steps": sampler.steps,
+            "seconds_per_1000": secs,
+        }
+    floor = data.holdout[:n]
+    out["methods"]["floor"] = {**scorer.score(floor), "steps": 0, "seconds_per_1000": None}
+    return out

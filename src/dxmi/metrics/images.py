@@ -1,0 +1,199 @@
+"""Sample quality of images: FID and KID (torchmetrics) and k-NN precision / recall, all on
+the features of one injectable network.
+
+The feature network maps images in [-1, 1] to (N, d). Real features are computed once per
+reference set (`ImageScorer`), so scoring many samplers costs one pass over each sample set.
+Scores depend on the number of samples and on the reference set: both are returned beside them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.kid import KernelInceptionDistance
+
+from dxmi.checkpoint import CheckpointError
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+MNIST_FEATURES = ASSETS / "mnist_features"
+
+
+class _Given(nn.Module):
+    """Identity on precomputed features, so torchmetrics' FID/KID accept them as 'images'."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class PixelFeatures(nn.Module):
+    """Flattened pixels as features: FID in pixel space (tiny images, tests)."""
+
+    def __init__(self, shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.num_features = int(np.prod(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
+
+
+class ResizedFeatures(nn.Module):
+    """A `FeatureCNN` applied to images resized (bilinear) to the size it was trained on, so
+    downsampled MNIST is scored in the same feature space as full-size MNIST."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.num_features = net.num_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = self.net.input_size
+        if x.shape[-1] != size or x.shape[-2] != size:
+            x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear")
+        return self.net(x)
+
+
+def load_feature_net(stem: str | Path = MNIST_FEATURES) -> nn.Module:
+    """A `FeatureCNN` from ``<stem>.safetensors`` + ``<stem>.json`` (the shipped MNIST one by
+    default); a file that does not load is a one-line `CheckpointError`."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from dxmi.checkpoint import load_module_state
+    from dxmi.networks.classifier import FeatureCNN
+
+    stem = Path(stem)
+    if stem.suffix in (".safetensors", ".json"):
+        stem = stem.with_suffix("")
+    meta_path, weights = stem.with_suffix(".json"), stem.with_suffix(".safetensors")
+    for p in (meta_path, weights):
+        if not p.is_file():
+            raise CheckpointError(f"{p}: feature network file not found")
+    try:
+        meta = json.loads(meta_path.read_text())
+        net = FeatureCNN(**meta["hparams"])
+        state = load_file(str(weights))
+    except (json.JSONDecodeError, KeyError, TypeError, SafetensorError, OSError) as err:
+        raise CheckpointError(f"{stem}: not a dxmi feature network ({err})") from None
+    load_module_state(net, state, str(weights))
+    return net.eval()
+
+
+def inception_features(weights_path: str | Path) -> nn.Module:
+    """torchmetrics' FID Inception (2048-d pool features) from a local weights file
+    (torch-fidelity's ``pt_inception-2015-12-05`` .pth); images in [-1, 1], 1 or 3 channels."""
+    path = Path(weights_path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: Inception weights file not found")
+    try:
+        from torchmetrics.image.fid import NoTrainInceptionV3
+    except ImportError:  # pragma: no cover - torch-fidelity missing
+        raise CheckpointError(
+            "Inception features need torch-fidelity (pip install torch-fidelity)"
+        ) from None
+    try:
+        net = NoTrainInceptionV3("inception-v3-compat", ["2048"], str(path))
+    except Exception as err:  # torch-fidelity raises several kinds for a bad file
+        raise CheckpointError(f"{path}: cannot load Inception weights ({err})") from None
+
+    class _Inception(nn.Module):
+        num_features = 2048
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+            return self.net(((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
+
+    return _Inception()
+
+
+@torch.no_grad()
+def extract_features(
+    net: nn.Module, images: np.ndarray | torch.Tensor, batch_size: int = 500
+) -> torch.Tensor:
+    """Features (N, d), float64, of images in [-1, 1] (values outside are clipped first)."""
+    device = next(net.parameters(), torch.empty(0)).device
+    x = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    net.eval()
+    out = [
+        net(x[i : i + batch_size].to(device).clamp(-1, 1)).double().cpu()
+        for i in range(0, len(x), batch_size)
+    ]
+    return torch.cat(out)
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019) with k-NN manifolds.
+
+    Precision: the fraction of fake features inside the real manifold (the union of balls around
+    each real feature reaching its k-th nearest real neighbour); recall the other way round.
+    """
+
+    def radii(x: torch.Tensor) -> torch.Tensor:
+        d = torch.cdist(x, x)
+        return d.kthvalue(k + 1, dim=1).values  # +1: the point itself is at distance 0
+
+    def coverage(manifold: torch.Tensor, r: torch.Tensor, probe: torch.Tensor) -> float:
+        inside = torch.zeros(len(probe), dtype=torch.bool)
+        for i in range(0, len(probe), 1000):
+            d = torch.cdist(probe[i : i + 1000], manifold)
+            inside[i : i + 1000] = (d <= r[None]).any(dim=1)
+        return inside.float().mean().item()
+
+    return coverage(real, radii(real), fake), coverage(fake, radii(fake), real)
+
+
+class ImageScorer:
+    """FID, KID and precision / recall of sample sets against one reference set of images."""
+
+    def __init__(
+        self,
+        feature_net: nn.Module,
+        reference: np.ndarray,
+        reference_name: str,
+        *,
+        kid_subset_size: int = 1000,
+        k: int = 3,
+        seed: int = 0,
+    ) -> None:
+        self.net = feature_net
+        self.real = extract_features(feature_net, reference)
+        self.reference = f"{len(reference)} {reference_name}"
+        self.kid_subset_size = kid_subset_size
+        self.k = k
+        self.seed = seed
+
+    def score(self, samples: np.ndarray | torch.Tensor) -> dict:
+        """Scores of `samples` (N, C, H, W) in [-1, 1], with the counts they rest on."""
+        fake = extract_features(self.net, samples)
+        d = self.real.shape[1]
+        fid = FrechetInceptionDistance(feature=_Given(d), reset_real_features=False)
+        fid.update(self.real, real=True)
+        fid.update(fake, real=False)
+        subset = min(self.kid_subset_size, len(fake), len(self.real))
+        kid = KernelInceptionDistance(feature=_Given(d), subset_size=subset, subsets=50)
+        kid.update(self.real, real=True)
+        kid.update(fake, real=False)
+        torch.manual_seed(self.seed)  # KID draws random subsets
+        kid_mean, kid_std = kid.compute()
+        precision, recall = precision_recall(self.real.float(), fake.float(), self.k)
+        return {
+            "fid": float(fid.compute()),
+            "kid": float(kid_mean),
+            "kid_std": float(kid_std),
+            "precision": precision,
+            "recall": recall,
+            "n_samples": len(fake),
+            "reference": self.reference,
+        }

@@ -1,0 +1,136 @@
+"""diffusers `UNet2DModel` as dxmi's image epsilon network, and loading a teacher from disk.
+
+A teacher is any local directory that diffusers can read as a `UNet2DModel`: the ``teacher/``
+folder that ``dxmi pretrain`` writes, a ``save_pretrained`` UNet, or a `DDPMPipeline` folder
+(e.g. a downloaded google/ddpm-cifar10-32) whose UNet sits in ``unet/``. The noise schedule is
+read from the folder's ``scheduler_config.json`` (or ``scheduler/``) when there is one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from diffusers import UNet2DModel
+from torch import nn
+
+from dxmi.checkpoint import CheckpointError
+
+
+class UNetEpsilon(nn.Module):
+    """Wraps a `UNet2DModel` as eps(x, t): (N, C, H, W), (N,) -> (N, C, H, W)."""
+
+    def __init__(self, unet: UNet2DModel) -> None:
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.unet(x, t).sample
+
+
+def build_unet(
+    channels: int,
+    size: int,
+    block_out_channels: list[int],
+    layers_per_block: int,
+    attention: bool,
+    norm_num_groups: int,
+) -> UNet2DModel:
+    """A `UNet2DModel` for (channels, size, size) images; attention at the lowest resolution."""
+    n = len(block_out_channels)
+    if size % 2 ** (n - 1):
+        raise ValueError(
+            f"image size {size} must be divisible by 2^{n - 1} for {n} UNet levels "
+            f"(unet.block_out_channels has {n} entries)"
+        )
+    down = ["DownBlock2D"] * n
+    up = ["UpBlock2D"] * n
+    if attention:
+        down[-1], up[0] = "AttnDownBlock2D", "AttnUpBlock2D"
+    return UNet2DModel(
+        sample_size=size,
+        in_channels=channels,
+        out_channels=channels,
+        block_out_channels=tuple(block_out_channels),
+        layers_per_block=layers_per_block,
+        down_block_types=tuple(down),
+        up_block_types=tuple(up),
+        norm_num_groups=norm_num_groups,
+    )
+
+
+@dataclass
+class Schedule:
+    """A DDPM noise schedule as diffusers' schedulers describe it."""
+
+    num_train_timesteps: int = 1000
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    beta_schedule: str = "linear"
+
+    def alphas_cumprod(self) -> torch.Tensor:
+        """alpha-bar, float64, through diffusers' own DDPMScheduler (any beta_schedule)."""
+        from diffusers import DDPMScheduler
+
+        sched = DDPMScheduler(**self.to_dict())
+        return sched.alphas_cumprod.double()
+
+    def to_dict(self) -> dict:
+        return dict(
+            num_train_timesteps=self.num_train_timesteps,
+            beta_start=self.beta_start,
+            beta_end=self.beta_end,
+            beta_schedule=self.beta_schedule,
+        )
+
+
+def _read_schedule(folder: Path) -> Schedule:
+    for candidate in (
+        folder / "scheduler_config.json",
+        folder / "scheduler" / "scheduler_config.json",
+        folder.parent / "scheduler" / "scheduler_config.json",
+    ):
+        if candidate.is_file():
+            try:
+                cfg = json.loads(candidate.read_text())
+            except json.JSONDecodeError as err:
+                raise CheckpointError(f"{candidate}: not valid JSON ({err})") from None
+            if cfg.get("prediction_type", "epsilon") != "epsilon":
+                raise CheckpointError(
+                    f"{candidate}: prediction_type {cfg['prediction_type']!r}; dxmi needs an "
+                    "epsilon-prediction teacher"
+                )
+            return Schedule(
+                int(cfg.get("num_train_timesteps", 1000)),
+                float(cfg.get("beta_start", 1e-4)),
+                float(cfg.get("beta_end", 0.02)),
+                str(cfg.get("beta_schedule", "linear")),
+            )
+    return Schedule()
+
+
+def load_unet_teacher(path: str | Path) -> tuple[UNet2DModel, Schedule]:
+    """A `UNet2DModel` and its schedule from a local folder; a clear error if it is not one."""
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: teacher folder not found")
+    folder = path / "unet" if (path / "unet" / "config.json").is_file() else path
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(
+            f"{path}: not a diffusers UNet2DModel folder (no config.json here or in unet/)"
+        )
+    try:
+        cls_name = json.loads(config_file.read_text()).get("_class_name")
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{config_file}: not valid JSON ({err})") from None
+    if cls_name != "UNet2DModel":
+        raise CheckpointError(f"{config_file}: a {cls_name}, dxmi needs a UNet2DModel teacher")
+    try:
+        unet = UNet2DModel.from_pretrained(folder)
+    except (OSError, ValueError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{folder}: cannot load the UNet2DModel ({first})") from None
+    return unet, _read_schedule(path if folder == path else path)
