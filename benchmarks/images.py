@@ -73,7 +73,15 @@ def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: 
         for i in range(0, n, config.eval.batch_size):
             m = min(config.eval.batch_size, n - i)
             noise = torch.randn((m, *data.shape), generator=gen, device=device)
-            x = solver_sample(eps, noise, solver, steps, generator=gen, **schedule.to_dict())
+            x = solver_sample(
+                eps,
+                noise,
+                solver,
+                steps,
+                clip_x0=config.dxmi.clip_x0,
+                generator=gen,
+                **schedule.to_dict(),
+            )
             parts.append(x.clamp(-1, 1).cpu().numpy())
         return np.concatenate(parts)
 

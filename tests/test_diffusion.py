@@ -28,7 +28,7 @@ class OracleEps(torch.nn.Module):
         self.register_buffer("ab", linear_alphas_cumprod().float())
 
     def forward(self, x, t):
-        ab = self.ab[t.long()].view(-1, 1)
+        ab = self.ab[t.long()].view((-1,) + (1,) * (x.dim() - 1))
         return (1 - ab).sqrt() * x / (ab * self.s**2 + 1 - ab)
 
 
@@ -90,7 +90,35 @@ def test_rollout_shapes_and_determinism():
     assert s1.shape == (10, 3) and torch.equal(s1, s2)
 
 
-@pytest.mark.parametrize("solver", ["ddim", "dpmsolver++", "ancestral"])
+def test_policy_clip_x0_matches_diffusers_clipped_step():
+    """With clip_x0 the policy's mean is diffusers' DDPM step with clip_sample=True, and it
+    equals the unclipped mean wherever the predicted x0 stays inside the range."""
+    torch.manual_seed(0)
+    eps_model = EpsilonMLP(2, hidden=16, layers=1, time_embedding=8)
+    ts = select_timesteps(1000, 4)
+    clipped = GaussianPolicy(eps_model, linear_alphas_cumprod(), ts, clip_x0=1.0)
+    free = GaussianPolicy(eps_model, linear_alphas_cumprod(), ts)
+    sched = DDPMScheduler(clip_sample=True)
+    sched.set_timesteps(timesteps=ts)
+    x = 3 * torch.randn(64, 2)
+    n_inside = n_outside = 0
+    for t in range(4):
+        mean, _ = clipped(x, torch.full((64,), t))
+        eps = eps_model(x, torch.full((64,), float(ts[t])))
+        out = sched.step(eps, ts[t], x, generator=torch.Generator().manual_seed(0))
+        std = sched._get_variance(ts[t]) ** 0.5 if t < 3 else 0.0
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+        torch.testing.assert_close(mean, out.prev_sample - std * noise, atol=1e-4, rtol=1e-4)
+        ab = clipped.alphas_cumprod[t]
+        x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+        inside = (x0.abs() < 1).all(dim=1)
+        n_inside, n_outside = n_inside + int(inside.sum()), n_outside + int((~inside).sum())
+        torch.testing.assert_close(mean[inside], free(x, torch.full((64,), t))[0][inside])
+        x = 0.3 * torch.randn(64, 2)  # later steps: states near the data, x0 often in range
+    assert n_inside > 0 and n_outside > 0
+
+
+@pytest.mark.parametrize("solver", ["ddim", "dpmsolver++", "unipc", "ancestral"])
 def test_solvers_recover_a_gaussian_with_the_exact_score(solver):
     """With the exact noise predictor for N(0, s^2), every solver lands near std s at 100
     steps (few-step discretisation error aside). s = 3 also checks that nothing clips x0."""
@@ -129,3 +157,14 @@ def test_ddpm_training_learns_the_noise():
     )
     assert after < 0.7 * before
     assert len(losses) == 300
+
+
+@pytest.mark.parametrize("solver", ["ddim", "dpmsolver++", "unipc", "ancestral"])
+def test_solvers_clip_x0_keeps_samples_in_range(solver):
+    """With clip_x0 every solver's predicted x0 is clipped: samples of N(0, 9) end in [-1, 1].
+    (Images: diffusers' thresholding needs (N, C, H, W).)"""
+    noise = torch.randn(500, 1, 2, 2, generator=torch.Generator().manual_seed(0))
+    x = solver_sample(
+        OracleEps(3.0), noise, solver, 10, clip_x0=1.0, generator=torch.Generator().manual_seed(1)
+    )
+    assert x.abs().max().item() <= 1.0 + 0.05

@@ -75,6 +75,7 @@ class DxMIConfig:
     value_warmup: int = 0  # iterations before the first sampler step (not in the reference)
     last_sigma: float = 1e-3  # noise of the last step (fixed in the reference)
     learn_last_sigma: bool = False  # learn the last step's sigma too (not in the reference)
+    clip_x0: float = 0.0  # clip each step's predicted x0 to [-c, c]; 0 = off (images: 1.0)
     velocity_momentum: float = 0.99  # s_t^2 <- m s_t^2 + (1 - m) mean step^2
     ema_decay: float = 0.0  # EMA of the sampler weights for sampling (0 = none, the reference)
     energy: NetworkConfig = field(default_factory=lambda: NetworkConfig(hidden=128, layers=3))
@@ -131,6 +132,7 @@ class ImageEvalConfig:
     # or "inception:<weights .pth>"
     feature_net: str = "mnist"
     batch_size: int = 500  # sampling batch
+    every: int = 0  # FID / KID every this many DxMI iterations (a multiple of run.log_every)
     seed: int = 1234
 
 
@@ -141,7 +143,8 @@ class ImageConfig:
     data: ImageDataConfig = field(default_factory=ImageDataConfig)
     unet: UNetConfig = field(default_factory=UNetConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
-    dxmi: DxMIConfig = field(default_factory=DxMIConfig)
+    # images live in [-1, 1]: clip the predicted x0 there, as DDPM image samplers do
+    dxmi: DxMIConfig = field(default_factory=lambda: DxMIConfig(clip_x0=1.0))
     energy: ConvEnergyConfig = field(default_factory=ConvEnergyConfig)
     eval: ImageEvalConfig = field(default_factory=ImageEvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
@@ -236,6 +239,16 @@ def from_dict(cls: type, data: dict, where: str = "config") -> Any:
             f"(known keys here: {', '.join(sorted(names))})"
         )
     kwargs = {k: coerce_value(v, hints[k], f"{source}: {prefix}{k}") for k, v in data.items()}
+    # A section given in part keeps its parent's defaults for the rest (ImageConfig's dxmi
+    # section defaults differ from DxMIConfig's own: clip_x0).
+    for f in dataclasses.fields(cls):
+        given = data.get(f.name)
+        if isinstance(given, dict) and f.default_factory is not dataclasses.MISSING:
+            base = f.default_factory()
+            if dataclasses.is_dataclass(base):
+                kwargs[f.name] = dataclasses.replace(
+                    base, **{k: getattr(kwargs[f.name], k) for k in given}
+                )
     return cls(**kwargs)
 
 

@@ -96,6 +96,7 @@ def build_image_policy(config: ImageConfig, unet: nn.Module, schedule: Schedule)
         timesteps,
         last_sigma=config.dxmi.last_sigma,
         learn_last_sigma=config.dxmi.learn_last_sigma,
+        clip_x0=config.dxmi.clip_x0,
     )
 
 
@@ -158,6 +159,7 @@ class ImageSampler:
             "timesteps": [int(t) for t in self.policy.timesteps.tolist()],
             "log_sigma": self.policy.log_sigma.detach().cpu().tolist(),
             "learned_sigmas": int(self.policy.log_sigma_learned.numel()),
+            "clip_x0": self.policy.clip_x0,
             "schedule": self.schedule.to_dict(),
         }
         (tmp / "sampler.json").write_text(json.dumps(record, indent=1))
@@ -176,6 +178,7 @@ class ImageSampler:
             schedule = Schedule(**meta["schedule"])
             timesteps, log_sigma = list(meta["timesteps"]), list(meta["log_sigma"])
             n_learned, shape = int(meta["learned_sigmas"]), tuple(meta["shape"])
+            clip_x0 = float(meta["clip_x0"])
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise CheckpointError(f"{meta_path}: unusable sampler record ({err})") from None
         unet, _ = load_unet_teacher(folder / "unet")
@@ -184,6 +187,7 @@ class ImageSampler:
             schedule.alphas_cumprod(),
             timesteps,
             learn_last_sigma=n_learned == len(timesteps),
+            clip_x0=clip_x0,
         )
         with torch.no_grad():
             values = torch.tensor(log_sigma)
@@ -317,7 +321,9 @@ def _draw_teacher(unet, schedule: Schedule, shape, path: Path, seed: int) -> Non
     device = next(unet.parameters()).device
     gen = torch.Generator(device).manual_seed(seed)
     noise = torch.randn((64, *shape), generator=gen, device=device)
-    x = solver_sample(UNetEpsilon(unet), noise, "dpmsolver++", 20, **schedule.to_dict())
+    x = solver_sample(
+        UNetEpsilon(unet), noise, "dpmsolver++", 20, clip_x0=1.0, **schedule.to_dict()
+    )
     save_image_grid(x.clamp(-1, 1).cpu().numpy(), path)
 
 
@@ -393,6 +399,7 @@ def finetune(
 
     cfg = config.dxmi
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
+    scorer = make_scorer(config, data) if main else None
     bar = tqdm(
         range(trainer.iteration_count, cfg.iterations),
         desc=f"finetune {cfg.variant} T={cfg.steps}",
@@ -404,8 +411,14 @@ def finetune(
         stats = trainer.iteration(train_x)
         step = it + 1
         if main and (step % config.run.log_every == 0 or step == cfg.iterations):
+            if config.eval.every and step % config.eval.every == 0:
+                current = ImageSampler(trainer.sampler, data.shape, schedule)
+                scores = scorer.score(
+                    current.sample(config.eval.n_samples, config.eval.seed, config.eval.batch_size)
+                )
+                stats.update(fid=scores["fid"], kid=scores["kid"])
+                bar.set_postfix(fid=f"{scores['fid']:.2f}")
             log_record(writer, history, out / "history.jsonl", step, stats)
-            bar.set_postfix(e_gap=f"{stats['e_sample'] - stats['e_data']:.3f}")
         if step % config.run.checkpoint_every == 0 or step == cfg.iterations:
             if main:
                 save_checkpoint(ckpt, trainer.state_dict(), {"iteration": step})
@@ -426,7 +439,7 @@ def finetune(
         plot_curves(history, out / "curves.png")
         if writer is not None:
             writer.close()
-        metrics = evaluate_image_sampler(config, data, {"dxmi": sampler, "init": initial})
+        metrics = evaluate_image_sampler(config, data, {"dxmi": sampler, "init": initial}, scorer)
         write_json(out / "metrics.json", metrics)
     acc.wait_for_everyone()
     return sampler

@@ -52,6 +52,8 @@ def step_coefficients(
     alpha_t = abar(s) / abar(next), beta_t = 1 - alpha_t,
     mean = (x_t - beta_t / sqrt(1 - abar(s)) * eps) / sqrt(alpha_t),
     posterior variance = beta_t (1 - abar(next)) / (1 - abar(s)).
+    The same mean in terms of the predicted x0 (used when x0 is clipped):
+    mean = x0_coef * x0 + xt_coef * x_t, x0 = (x_t - sqrt(1 - abar(s)) eps) / sqrt(abar(s)).
     """
     ab = alphas_cumprod.double()[timesteps]
     ab_next = torch.cat([ab[1:], ab.new_ones(1)])  # the step after the last lands on data
@@ -64,4 +66,6 @@ def step_coefficients(
         "eps_coef": (beta / (1.0 - ab).sqrt()).float(),
         "posterior_std": (beta * (1.0 - ab_next) / (1.0 - ab)).clamp(min=0).sqrt().float(),
         "beta": beta.float(),
+        "x0_coef": (ab_next.sqrt() * beta / (1.0 - ab)).float(),
+        "xt_coef": (alpha.sqrt() * (1.0 - ab_next) / (1.0 - ab)).float(),
     }

@@ -34,29 +34,39 @@ def make_scheduler(
     beta_start: float,
     beta_end: float,
     beta_schedule: str = "linear",
+    clip_x0: float = 0.0,
 ):
-    """A diffusers scheduler of the teacher's schedule, set to `steps` timesteps."""
+    """A diffusers scheduler of the teacher's schedule, set to `steps` timesteps.
+
+    `clip_x0` > 0 clips every predicted x0 to [-clip_x0, clip_x0], as image samplers do (DDPM
+    and DDIM: `clip_sample`; DPM-Solver++ and UniPC: `thresholding` with `sample_max_value`,
+    whose dynamic threshold is then held at exactly that value). 0 turns clipping off (points).
+    """
     common = dict(
         num_train_timesteps=num_train_timesteps,
         beta_start=beta_start,
         beta_end=beta_end,
         beta_schedule=beta_schedule,
     )
+    clip = dict(clip_sample=clip_x0 > 0, clip_sample_range=clip_x0 or 1.0)
+    threshold = dict(thresholding=clip_x0 > 0, sample_max_value=clip_x0 or 1.0)
     timesteps = select_timesteps(num_train_timesteps, steps, "linear")
     if solver in ("ddim", "unipc"):
         # Neither accepts explicit timesteps; "trailing" spacing gives the same ones.
         if solver == "ddim":
-            sched = DDIMScheduler(**common, clip_sample=False, timestep_spacing="trailing")
+            sched = DDIMScheduler(**common, **clip, timestep_spacing="trailing")
         else:
-            sched = UniPCMultistepScheduler(**common, timestep_spacing="trailing")
+            sched = UniPCMultistepScheduler(**common, **threshold, timestep_spacing="trailing")
         sched.set_timesteps(steps)
         if sched.timesteps.tolist() != timesteps:  # guard against a change in diffusers' spacing
             raise RuntimeError(f"{solver} timesteps {sched.timesteps.tolist()} != {timesteps}")
     elif solver == "dpmsolver++":
-        sched = DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
+        sched = DPMSolverMultistepScheduler(
+            **common, **threshold, algorithm_type="dpmsolver++", solver_order=2
+        )
         sched.set_timesteps(timesteps=timesteps)
     elif solver == "ancestral":
-        sched = DDPMScheduler(**common, clip_sample=False)
+        sched = DDPMScheduler(**common, **clip)
         if steps == num_train_timesteps:
             sched.set_timesteps(steps)
         else:
@@ -77,11 +87,14 @@ def solver_sample(
     beta_start: float = 1e-4,
     beta_end: float = 0.02,
     beta_schedule: str = "linear",
+    clip_x0: float = 0.0,
     generator: torch.Generator | None = None,
     progress: bool = False,
 ) -> torch.Tensor:
     """Sample the teacher `eps_model` from `noise` with a diffusers scheduler in `steps` steps."""
-    sched = make_scheduler(solver, steps, num_train_timesteps, beta_start, beta_end, beta_schedule)
+    sched = make_scheduler(
+        solver, steps, num_train_timesteps, beta_start, beta_end, beta_schedule, clip_x0
+    )
     x = noise
     for t in tqdm(sched.timesteps, desc=f"{solver}-{steps}", disable=not progress, leave=False):
         t_batch = torch.full((x.shape[0],), float(t), device=x.device)
