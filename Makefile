@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint benchmark clean
+.PHONY: demo test lint benchmark benchmark-images clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ benchmark: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/toy2d.py
 	$(BIN)/python benchmarks/anomaly.py
+
+benchmark-images: $(STAMP)
+	$(BIN)/python benchmarks/images.py --config configs/mnist-cpu.yaml --out benchmarks/results/images-cpu
 
 clean:
 	rm -rf runs .pytest_cache

@@ -184,3 +184,10 @@ def test_feature_net_file_errors(tmp_path):
     (tmp_path / "f.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="not a dxmi feature network"):
         load_feature_net(tmp_path / "f")
+
+
+def test_inception_weights_file_errors(tmp_path):
+    from dxmi.metrics.images import inception_features
+
+    with pytest.raises(CheckpointError, match="Inception weights file not found"):
+        inception_features(tmp_path / "pt_inception.pth")
