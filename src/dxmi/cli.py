@@ -228,35 +228,47 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dxmi", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a teacher (if configured) and DxMI; evaluate; draw")
-    t.add_argument("--config", help="YAML config (default: built-in defaults)")
-    t.add_argument("--out", required=True, help="run directory")
-    _add_set_option(t, "dxmi.steps=10")
-    t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
-    t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
-    t.set_defaults(func=cmd_train)
+    def run_command(name: str, summary: str, config: str, out: str, example: str, func):
+        """A subcommand that writes a run directory: --config, --out, --set, --resume, ..."""
+        c = sub.add_parser(name, help=summary)
+        c.add_argument("--config", help=config)
+        c.add_argument("--out", required=True, help=out)
+        _add_set_option(c, example)
+        c.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+        c.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+        c.set_defaults(func=func)
+        return c
 
-    pt = sub.add_parser("pretrain", help="train a DDPM UNet teacher on images")
-    pt.add_argument("--config", help="YAML image config (e.g. configs/mnist-cpu.yaml)")
-    pt.add_argument("--out", required=True, help="run directory (the teacher goes to OUT/teacher)")
-    _add_set_option(pt, "teacher.iterations=2000")
-    pt.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    pt.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
-    pt.set_defaults(func=cmd_pretrain)
-
-    ft = sub.add_parser("finetune", help="fine-tune a UNet teacher into a T-step DxMI sampler")
-    ft.add_argument("--config", help="YAML image config (e.g. configs/mnist-cpu.yaml)")
+    run_command(
+        "train",
+        "train a teacher (if configured) and DxMI on points; evaluate; draw",
+        "YAML config (default: built-in defaults)",
+        "run directory",
+        "dxmi.steps=10",
+        cmd_train,
+    )
+    run_command(
+        "pretrain",
+        "train a DDPM UNet teacher on images",
+        "YAML image config (e.g. configs/mnist-cpu.yaml)",
+        "run directory (the teacher goes to OUT/teacher)",
+        "teacher.iterations=2000",
+        cmd_pretrain,
+    )
+    ft = run_command(
+        "finetune",
+        "fine-tune a UNet teacher into a T-step DxMI sampler",
+        "YAML image config (e.g. configs/mnist-cpu.yaml)",
+        "run directory",
+        "dxmi.steps=10",
+        cmd_finetune,
+    )
     ft.add_argument(
         "--teacher",
         required=True,
-        help="a UNet2DModel folder (pretrain's OUT/teacher, a "
-        "save_pretrained UNet or a DDPMPipeline folder)",
+        help="a UNet2DModel folder (pretrain's OUT/teacher, a save_pretrained UNet or a "
+        "DDPMPipeline folder)",
     )
-    ft.add_argument("--out", required=True, help="run directory")
-    _add_set_option(ft, "dxmi.steps=10")
-    ft.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    ft.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
-    ft.set_defaults(func=cmd_finetune)
 
     s = sub.add_parser("sample", help="draw samples from a finished run (points or images)")
     s.add_argument("--run", required=True, help="a train or finetune run directory")
