@@ -51,14 +51,16 @@ def run_jobs(
     workers: int,
     partial_path: Path,
     label: Callable[[tuple], str] = str,
+    append: bool = False,
 ) -> list[dict]:
     """Run `fn(*args)` for every (fn, args) in worker processes; each returns records. Every
-    finished job's records are appended to `partial_path` as JSON lines as soon as it ends."""
+    finished job's records are appended to `partial_path` as JSON lines as soon as it ends
+    (`append`: after the lines already there; otherwise the file starts empty)."""
     jobs = list(jobs)
     records: list[dict] = []
     ctx = multiprocessing.get_context("spawn")  # safe with CUDA in the workers
     with (
-        partial_path.open("w") as partial,
+        partial_path.open("a" if append else "w") as partial,
         ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker) as pool,
     ):
         pending = {pool.submit(fn, *args): args for fn, args in jobs}
