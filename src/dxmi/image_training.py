@@ -44,7 +44,14 @@ from dxmi.irl.trainer import DxMITrainer
 from dxmi.networks.conv_energy import ConvEnergy
 from dxmi.networks.unet import Schedule, UNetEpsilon, build_unet, load_unet_teacher
 from dxmi.plots import plot_curves, save_image_chain, save_image_grid
-from dxmi.training import RunDirError, log_record, prepare_run_dir, read_history, write_json
+from dxmi.training import (
+    RunDirError,
+    log_record,
+    prepare_run_dir,
+    read_history,
+    run_loop,
+    write_json,
+)
 
 PRETRAIN_SECTIONS = ("data", "unet", "teacher")
 FINETUNE_SECTIONS = ("data", "teacher", "dxmi", "energy")
@@ -387,43 +394,22 @@ def finetune(
         acc,
         seed=config.run.seed,
     )
-    ckpt = out / "checkpoints" / "last"
-    if resume and ckpt.with_suffix(".json").is_file():
-        state, _ = load_checkpoint(ckpt)
-        try:
-            trainer.load_state_dict(state)
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise CheckpointError(f"{ckpt}.safetensors: does not fit this model ({err})") from None
-    history = read_history(out / "history.jsonl", trainer.iteration_count) if main else []
     train_x = _training_images(data, config.data.flip, acc.device)
-
-    cfg = config.dxmi
-    writer = SummaryWriter(str(out / "tensorboard")) if main else None
     scorer = make_scorer(config, data) if main else None
-    bar = tqdm(
-        range(trainer.iteration_count, cfg.iterations),
-        desc=f"finetune {cfg.variant} T={cfg.steps}",
-        initial=trainer.iteration_count,
-        total=cfg.iterations,
-        disable=not (config.run.progress and main),
+
+    def evaluate(policy) -> dict:
+        e = config.eval
+        images = ImageSampler(policy, data.shape, schedule).sample(
+            e.n_samples, e.seed, e.batch_size
+        )
+        scores = scorer.score(images)
+        return {"fid": scores["fid"], "kid": scores["kid"], "postfix": f"fid={scores['fid']:.2f}"}
+
+    writer = SummaryWriter(str(out / "tensorboard")) if main else None
+    progress = config.run.progress and main
+    history = run_loop(
+        trainer, train_x, config, out, writer, evaluate, "finetune", progress, resume
     )
-    for it in bar:
-        stats = trainer.iteration(train_x)
-        step = it + 1
-        if main and (step % config.run.log_every == 0 or step == cfg.iterations):
-            if config.eval.every and step % config.eval.every == 0:
-                current = ImageSampler(trainer.sampler, data.shape, schedule)
-                scores = scorer.score(
-                    current.sample(config.eval.n_samples, config.eval.seed, config.eval.batch_size)
-                )
-                stats.update(fid=scores["fid"], kid=scores["kid"])
-                bar.set_postfix(fid=f"{scores['fid']:.2f}")
-            log_record(writer, history, out / "history.jsonl", step, stats)
-        if step % config.run.checkpoint_every == 0 or step == cfg.iterations:
-            if main:
-                save_checkpoint(ckpt, trainer.state_dict(), {"iteration": step})
-            acc.wait_for_everyone()
-    bar.close()
 
     sampler = ImageSampler(copy.deepcopy(trainer.sampler).eval(), data.shape, schedule)
     if main:

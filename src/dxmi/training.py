@@ -228,40 +228,14 @@ def train(
         seed=config.run.seed,
     )
 
-    # ---- resume
-    ckpt = out / "checkpoints" / "last"
-    if resume and ckpt.with_suffix(".json").is_file():
-        state, _ = load_checkpoint(ckpt)
-        try:
-            trainer.load_state_dict(state)
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise CheckpointError(f"{ckpt}.safetensors: does not fit this model ({err})") from None
-    history = read_history(out / "history.jsonl", trainer.iteration_count) if main else []
+    # ---- resume, the loop
+    def evaluate(sampler) -> dict:
+        samples = standardizer.inverse(_sample(sampler, config, data.dim))
+        metrics = sample_metrics(samples, data, config.eval)
+        return {**metrics, "postfix": f"sliced_w2={metrics['sliced_w2']:.3f}"}
 
-    # ---- the loop
-    cfg = config.dxmi
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
-    bar = tqdm(
-        range(trainer.iteration_count, cfg.iterations),
-        desc=f"dxmi {cfg.variant} T={cfg.steps}",
-        initial=trainer.iteration_count,
-        total=cfg.iterations,
-        disable=not progress,
-    )
-    for it in bar:
-        stats = trainer.iteration(train_x)
-        step = it + 1
-        if main and (step % config.run.log_every == 0 or step == cfg.iterations):
-            if config.eval.every and step % config.eval.every == 0:
-                samples = standardizer.inverse(_sample(trainer.sampler, config, data.dim))
-                stats.update(sample_metrics(samples, data, config.eval))
-                bar.set_postfix(sliced_w2=f"{stats['sliced_w2']:.3f}")
-            log_record(writer, history, out / "history.jsonl", step, stats)
-        if step % config.run.checkpoint_every == 0 or step == cfg.iterations:
-            if main:
-                save_checkpoint(ckpt, trainer.state_dict(), {"iteration": step})
-            acc.wait_for_everyone()
-    bar.close()
+    history = run_loop(trainer, train_x, config, out, writer, evaluate, "dxmi", progress, resume)
 
     # ---- export, evaluate, draw
     model = DxMIModel(
@@ -277,6 +251,56 @@ def train(
         write_json(out / "metrics.json", metrics)
     acc.wait_for_everyone()
     return model
+
+
+def run_loop(
+    trainer: DxMITrainer,
+    train_x: torch.Tensor,
+    config,
+    out: Path,
+    writer,
+    evaluate,
+    desc: str,
+    progress: bool,
+    resume: bool = True,
+) -> list[dict]:
+    """Resume `trainer` from ``out/checkpoints/last`` if there is one, then run the iterations
+    up to ``config.dxmi.iterations``: log every ``run.log_every`` (plus ``evaluate(sampler)``'s
+    scalars every ``eval.every``), checkpoint atomically every ``run.checkpoint_every``.
+    Returns the history of logged records (main process; [] elsewhere). Shared by the point
+    and the image runs."""
+    acc, main = trainer.acc, trainer.acc.is_main_process
+    ckpt = out / "checkpoints" / "last"
+    if resume and ckpt.with_suffix(".json").is_file():
+        state, _ = load_checkpoint(ckpt)
+        try:
+            trainer.load_state_dict(state)
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise CheckpointError(f"{ckpt}.safetensors: does not fit this model ({err})") from None
+    history = read_history(out / "history.jsonl", trainer.iteration_count) if main else []
+    cfg = config.dxmi
+    bar = tqdm(
+        range(trainer.iteration_count, cfg.iterations),
+        desc=f"{desc} {cfg.variant} T={cfg.steps}",
+        initial=trainer.iteration_count,
+        total=cfg.iterations,
+        disable=not progress,
+    )
+    for it in bar:
+        stats = trainer.iteration(train_x)
+        step = it + 1
+        if main and (step % config.run.log_every == 0 or step == cfg.iterations):
+            if config.eval.every and step % config.eval.every == 0:
+                scores = evaluate(trainer.sampler)
+                bar.set_postfix_str(scores.pop("postfix", ""))
+                stats.update(scores)
+            log_record(writer, history, out / "history.jsonl", step, stats)
+        if step % config.run.checkpoint_every == 0 or step == cfg.iterations:
+            if main:
+                save_checkpoint(ckpt, trainer.state_dict(), {"iteration": step})
+            acc.wait_for_everyone()
+    bar.close()
+    return history
 
 
 def fit_points(
