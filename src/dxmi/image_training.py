@@ -40,7 +40,7 @@ from dxmi.data.points import DataError
 from dxmi.diffusion import GaussianPolicy, rollout, select_timesteps
 from dxmi.diffusion.ddpm import ddpm_loss
 from dxmi.ema import make_ema
-from dxmi.irl.trainer import DxMITrainer
+from dxmi.irl.trainer import DxMITrainer, iteration_generator
 from dxmi.networks.conv_energy import ConvEnergy
 from dxmi.networks.unet import Schedule, UNetEpsilon, build_unet, load_unet_teacher
 from dxmi.plots import plot_curves, save_image_chain, save_image_grid
@@ -84,12 +84,6 @@ def _square_size(data: ImageData, source: str) -> int:
     if h != w:
         raise DataError(f"{source}: images are {h}x{w}; dxmi's UNet needs square images")
     return h
-
-
-def _iteration_generator(seed: int, process: int, iteration: int, device) -> torch.Generator:
-    """Seeded by (seed, process, iteration): resuming needs no saved RNG state."""
-    key = np.random.SeedSequence([seed, process, iteration])
-    return torch.Generator(device).manual_seed(int(key.generate_state(1)[0]))
 
 
 def build_image_policy(config: ImageConfig, unet: nn.Module, schedule: Schedule) -> GaussianPolicy:
@@ -268,7 +262,7 @@ def pretrain(
     )
     began = time.perf_counter()
     for it in bar:
-        g = _iteration_generator(config.run.seed, acc.process_index, it, acc.device)
+        g = iteration_generator(config.run.seed, acc.process_index, it, acc.device)
         idx = torch.randint(len(train_x), (t.batch_size,), generator=g, device=acc.device)
         with acc.autocast():
             loss = ddpm_loss(eps_model, train_x[idx], alphas, pool, g)

@@ -95,15 +95,12 @@ def solver_sample(
     sched = make_scheduler(
         solver, steps, num_train_timesteps, beta_start, beta_end, beta_schedule, clip_x0
     )
+    # deterministic solvers (UniPC) take no generator
+    takes_generator = "generator" in inspect.signature(sched.step).parameters
+    extra = {"generator": generator} if takes_generator else {}
     x = noise
     for t in tqdm(sched.timesteps, desc=f"{solver}-{steps}", disable=not progress, leave=False):
         t_batch = torch.full((x.shape[0],), float(t), device=x.device)
         eps = eps_model(x, t_batch)
-        # deterministic solvers (UniPC) take no generator
-        extra = (
-            {"generator": generator}
-            if "generator" in inspect.signature(sched.step).parameters
-            else {}
-        )
         x = sched.step(eps, t, x, **extra).prev_sample
     return x

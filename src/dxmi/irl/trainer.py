@@ -34,6 +34,12 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names the iteration and the loss."""
 
 
+def iteration_generator(seed: int, process: int, iteration: int, device) -> torch.Generator:
+    """A generator seeded by (seed, process, iteration): exact resume needs no RNG state."""
+    key = np.random.SeedSequence([seed, process, iteration])
+    return torch.Generator(device).manual_seed(int(key.generate_state(1)[0]))
+
+
 def _optimizer(kind: str, groups: list[dict]) -> torch.optim.Optimizer:
     return torch.optim.RAdam(groups) if kind == "radam" else torch.optim.Adam(groups)
 
@@ -116,9 +122,9 @@ class DxMITrainer:
         return self.policy_m
 
     def _generator(self) -> torch.Generator:
-        """A generator seeded by (seed, process, iteration): exact resume needs no RNG state."""
-        key = np.random.SeedSequence([self.seed, self.acc.process_index, self.iteration_count])
-        return torch.Generator(self.acc.device).manual_seed(int(key.generate_state(1)[0]))
+        return iteration_generator(
+            self.seed, self.acc.process_index, self.iteration_count, self.acc.device
+        )
 
     def _value_next(self, x_next: torch.Tensor, t_next: torch.Tensor) -> torch.Tensor:
         """V(x_{t+1}, t+1) with V(., T) = E, from the unwrapped (frozen) networks."""
