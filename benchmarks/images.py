@@ -104,13 +104,15 @@ def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int)
     began = time.perf_counter()
     finetune(config, Path(out) / "teacher" / "teacher", run, resume=True)
     minutes = (time.perf_counter() - began) / 60
-    metrics = json.loads((run / "metrics.json").read_text())["methods"]
+    finished = json.loads((run / "metrics.json").read_text())
+    metrics = finished["methods"]
     shutil.copy(run / "samples.png", Path(out) / "grids" / f"dxmi-{steps}-s{seed}.png")
     records = [
         {
             **_record("dxmi", steps, seed, metrics["dxmi"], metrics["dxmi"]["seconds_per_1000"]),
             "train_minutes": minutes,
-            "iterations": config.dxmi.iterations,
+            # iterations done: fewer than dxmi.iterations when dxmi.max_minutes ran out
+            "iterations": finished["iterations"],
         }
     ]
     if seed == 0:
@@ -119,6 +121,13 @@ def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int)
         floor = metrics["floor"]
         records.append(_record("floor", 0, 0, floor, None))
     return records
+
+
+def _label(args: tuple) -> str:
+    """A job's name for the log: DxMI jobs take (.., steps, seed), solver jobs (.., name, steps)."""
+    if isinstance(args[3], int):
+        return f"dxmi T={args[3]} seed={args[4]}"
+    return f"{args[3]} T={args[4]}"
 
 
 def _table(records: list[dict], env: dict) -> str:
@@ -167,6 +176,11 @@ def _table(records: list[dict], env: dict) -> str:
         for key, label in (("teacher_minutes", "teacher training"), ("total_minutes", "in all"))
         if key in env
     )
+    if "teacher_iterations" in env:
+        timing += f"; teacher {env['teacher_iterations']} iterations"
+    done = sorted({(r["steps"], r["iterations"]) for r in records if r.get("iterations")})
+    if done:
+        timing += "; DxMI iterations " + ", ".join(f"T={t}: {n}" for t, n in done)
     lines += [
         "",
         f"{env['command']}; {env['machine']}; {env['date']}; commit {env['git_commit']}{timing}",
@@ -179,7 +193,16 @@ def main() -> None:
     ap.add_argument("--config", default="configs/mnist-cpu.yaml")
     ap.add_argument("--out", default="benchmarks/results/images-cpu")
     ap.add_argument("--steps", type=int, nargs="+", default=[4, 10])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="DxMI seeds at every T")
+    ap.add_argument(
+        "--seeds-at",
+        type=int,
+        nargs="+",
+        action="append",
+        default=[],
+        metavar=("T", "SEED"),
+        help="DxMI seeds at one T, replacing --seeds there: --seeds-at 4 0 1 2 (repeatable)",
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--set", action="append", default=[], help="config override (repeatable)")
     ap.add_argument("--no-teacher-1000", action="store_true", help="skip the 1000-step teacher")
@@ -193,6 +216,8 @@ def main() -> None:
     out = Path(args.out)
     (out / "grids").mkdir(parents=True, exist_ok=True)
     env = environment("auto", args.workers)
+    failures: list[str] = []
+    began_all = time.perf_counter()
 
     if not args.from_partial:
         import torch
@@ -202,6 +227,9 @@ def main() -> None:
         # one thread: for this small UNet two threads ran at half the speed of one (1.0 vs
         # 2.3 iterations/s on the 2-core machine)
         torch.set_num_threads(1)
+        if torch.cuda.is_available():
+            torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolutions
+            env["gpu"] = torch.cuda.get_device_name(0)
         config = _config(args.config, args.set)
         began = time.perf_counter()
         pretrain(
@@ -210,34 +238,35 @@ def main() -> None:
             resume=True,
         )
         env["teacher_minutes"] = (time.perf_counter() - began) / 60
-        jobs = []
+        teacher_metrics = json.loads((out / "teacher" / "metrics.json").read_text())
+        env["teacher_iterations"] = teacher_metrics["iterations"]
+        # longest first (DxMI at the largest T, then the 1000-step teacher), so that parallel
+        # workers end together
+        seeds_at = {spec[0]: spec[1:] for spec in args.seeds_at}
+        jobs = [
+            (dxmi_job, (args.config, args.set, str(out), steps, s))
+            for steps in sorted(args.steps, reverse=True)
+            for s in seeds_at.get(steps, args.seeds)
+        ]
         if not (args.no_teacher_1000 or args.dxmi_only):
-            jobs.append(
-                (
-                    solver_job,
-                    (
-                        args.config,
-                        args.set,
-                        str(out),
-                        "ancestral",
-                        config.teacher.num_train_timesteps,
-                    ),
-                )
-            )
-        for steps in args.steps:
-            jobs += [(dxmi_job, (args.config, args.set, str(out), steps, s)) for s in args.seeds]
-            if not args.dxmi_only:
-                jobs += [
-                    (solver_job, (args.config, args.set, str(out), b, steps)) for b in BASELINES
-                ]
+            teacher_1000 = (args.config, args.set, str(out), "ancestral", 1000)
+            jobs.append((solver_job, teacher_1000))
+        if not args.dxmi_only:
+            jobs += [
+                (solver_job, (args.config, args.set, str(out), b, steps))
+                for steps in args.steps
+                for b in BASELINES
+            ]
         earlier = read_partial(out / "partial.jsonl") if args.dxmi_only else []
         records = earlier + run_jobs(
             jobs,
             args.workers,
             out / "partial.jsonl",
-            label=lambda a: f"{a[3]} T={a[4]}",
+            label=_label,
             append=args.dxmi_only,
+            failures=failures,
         )
+        env["total_minutes"] = (time.perf_counter() - began_all) / 60
     else:
         records = read_partial(out / "partial.jsonl")
         previous = out / "results.json"
@@ -247,6 +276,8 @@ def main() -> None:
     (out / "table.md").write_text(table + "\n")
     write_results_json(out, env, records)
     print(table)
+    if failures:
+        sys.exit(f"failed jobs (their tracebacks are above): {', '.join(failures)}")
 
 
 if __name__ == "__main__":

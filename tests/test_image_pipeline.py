@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 
-from dxmi.checkpoint import CheckpointError
+from dxmi.checkpoint import CheckpointError, load_checkpoint
 from dxmi.cli import main
 from dxmi.config import ImageConfig, load_config
 from dxmi.image_training import ImageSampler, finetune, pretrain
@@ -59,6 +59,16 @@ def test_pretrain_writes_a_diffusers_teacher(teacher):
     history = [json.loads(line) for line in (teacher.parent / "history.jsonl").open()]
     assert history[-1]["loss"] < 0.6 * history[0]["loss"]  # the teacher learned
     assert (teacher.parent / "samples.png").is_file() and metrics["iterations"] == 300
+
+
+def test_pretrain_time_limit(tmp_path):
+    sets = [*TINY_IMAGES, "teacher.iterations=100000", "teacher.max_minutes=0.002"]
+    pretrain(load_config(None, sets, cls=ImageConfig), tmp_path / "t")
+    metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    state, _ = load_checkpoint(tmp_path / "t" / "checkpoints" / "last")
+    assert metrics["stopped_by_time"] and 0 < metrics["iterations"] < 100000
+    assert state["iteration"] == metrics["iterations"]
+    assert (tmp_path / "t" / "teacher" / "config.json").is_file()
 
 
 def test_finetune_improves_few_step_fid(teacher, tmp_path):

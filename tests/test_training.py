@@ -95,6 +95,19 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, tiny_overrides):
     assert [h["iteration"] for h in hist] == [10, 15, 20, 30]
 
 
+def test_time_limit_stops_early_and_resume_finishes(tmp_path, tiny_overrides):
+    capped = load_config(
+        None, tiny_overrides + ["dxmi.iterations=100000", "dxmi.max_minutes=0.003"]
+    )
+    train(capped, tmp_path / "run")
+    done = json.loads((tmp_path / "run" / "metrics.json").read_text())["iterations"]
+    state, _ = load_checkpoint(tmp_path / "run" / "checkpoints" / "last")
+    assert 0 < done < 100000 and state["iteration"] == done  # the stopping step is saved
+    more = load_config(None, tiny_overrides + [f"dxmi.iterations={done + 5}"])
+    train(more, tmp_path / "run", resume=True)
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["iterations"] == done + 5
+
+
 def test_bad_data_leaves_no_run_directory(tmp_path, tiny_overrides):
     bad = tmp_path / "bad.npy"
     np.save(bad, np.array([[1.0, np.nan], [0.0, 1.0], [2.0, 2.0]]))

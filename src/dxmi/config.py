@@ -50,6 +50,7 @@ class TeacherConfig:
     batch_size: int = 512
     lr: float = 1e-3
     ema_decay: float = 0.999  # teacher weights used for sampling are an EMA
+    max_minutes: float = 0.0  # stop training early after this much wall clock (0 = no limit)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class DxMIConfig:
     steps: int = 4  # T, the number of sampler steps
     timestep_spacing: Literal["linear", "quadratic"] = "linear"  # which teacher timesteps
     iterations: int = 2000
+    max_minutes: float = 0.0  # stop early after this much wall clock (0 = no limit)
     batch_size: int = 128  # B chains per iteration (per process)
     tau1: float = 0.1  # entropy weight
     tau2: float = 0.01  # running-cost weight

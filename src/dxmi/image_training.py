@@ -46,6 +46,7 @@ from dxmi.networks.unet import Schedule, UNetEpsilon, build_unet, load_unet_teac
 from dxmi.plots import plot_curves, save_image_chain, save_image_grid
 from dxmi.training import (
     RunDirError,
+    TimeLimit,
     log_record,
     prepare_run_dir,
     read_history,
@@ -214,7 +215,12 @@ def pretrain(
     main = acc.is_main_process
     if main:
         prepare_run_dir(
-            out, config, resume, overwrite, PRETRAIN_SECTIONS, {("teacher", "iterations")}
+            out,
+            config,
+            resume,
+            overwrite,
+            PRETRAIN_SECTIONS,
+            {("teacher", "iterations"), ("teacher", "max_minutes")},
         )
     acc.wait_for_everyone()
     set_seed(config.run.seed)
@@ -261,22 +267,29 @@ def pretrain(
         disable=not progress,
     )
     began = time.perf_counter()
+    limit, done = TimeLimit(t.max_minutes, acc), start
     for it in bar:
         g = iteration_generator(config.run.seed, acc.process_index, it, acc.device)
         idx = torch.randint(len(train_x), (t.batch_size,), generator=g, device=acc.device)
         with acc.autocast():
             loss = ddpm_loss(eps_model, train_x[idx], alphas, pool, g)
-        if not torch.isfinite(loss):
-            raise RuntimeError(f"pretrain iteration {it}: loss is {loss.item()}; lower teacher.lr")
         opt.zero_grad(set_to_none=True)
         acc.backward(loss)
         opt.step()
         ema.update_parameters(acc.unwrap_model(unet))
-        step = it + 1
-        if main and (step % config.run.log_every == 0 or step == t.iterations):
-            log_record(writer, history, out / "history.jsonl", step, {"loss": loss.item()})
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-        if step % config.run.checkpoint_every == 0 or step == t.iterations:
+        step = done = it + 1
+        last = step == t.iterations or limit.reached()
+        logged, saved = step % config.run.log_every == 0, step % config.run.checkpoint_every == 0
+        if logged or saved or last:
+            # checked here, not every step: a host sync per step slows a GPU, and no
+            # checkpoint is written from a diverged step
+            value = loss.item()
+            if not np.isfinite(value):
+                raise RuntimeError(f"pretrain iteration {it}: loss is {value}; lower teacher.lr")
+            if main and (logged or last):
+                log_record(writer, history, out / "history.jsonl", step, {"loss": value})
+                bar.set_postfix(loss=f"{value:.4f}")
+        if saved or last:
             if main:
                 state = {
                     "iteration": step,
@@ -286,6 +299,8 @@ def pretrain(
                 }
                 save_checkpoint(ckpt, state, {"iteration": step})
             acc.wait_for_everyone()
+        if last:
+            break
     bar.close()
 
     teacher_dir = out / "teacher"
@@ -305,7 +320,8 @@ def pretrain(
         write_json(
             out / "metrics.json",
             {
-                "iterations": t.iterations,
+                "iterations": done,
+                "stopped_by_time": done < t.iterations,
                 "final_loss": float(np.mean(recent)) if recent else None,
                 "seconds_this_session": time.perf_counter() - began,
                 "parameters": sum(p.numel() for p in teacher.parameters()),
@@ -420,6 +436,7 @@ def finetune(
         if writer is not None:
             writer.close()
         metrics = evaluate_image_sampler(config, data, {"dxmi": sampler, "init": initial}, scorer)
+        metrics["iterations"] = trainer.iteration_count  # fewer than asked if max_minutes ran out
         write_json(out / "metrics.json", metrics)
     acc.wait_for_everyone()
     return sampler

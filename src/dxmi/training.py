@@ -18,6 +18,7 @@ import copy
 import dataclasses
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ from dxmi.model import DxMIModel, build_energy, build_eps_model, build_policy, b
 from dxmi.plots import plot_chain, plot_curves, plot_energy, plot_samples
 
 # Sections whose change makes a checkpoint meaningless. dxmi.iterations, eval and run may change.
-_RESUME_FREE = {("dxmi", "iterations")}
+_RESUME_FREE = {("dxmi", "iterations"), ("dxmi", "max_minutes")}
 _RESUME_SECTIONS = ("data", "teacher", "sampler", "dxmi")
 
 
@@ -177,6 +178,7 @@ def train_teacher(
         batch_size=t.batch_size,
         lr=t.lr,
         ema_decay=t.ema_decay,
+        max_minutes=t.max_minutes,
         seed=config.run.seed,
         timesteps=timesteps,
         progress=progress,
@@ -245,12 +247,30 @@ def train(
         model.save(out)
         init_model = DxMIModel(config, initial_policy.eval(), model.energy_net, standardizer)
         metrics = evaluate_run(model, init_model, data)
+        metrics["iterations"] = trainer.iteration_count  # fewer than asked if max_minutes ran out
         _draw(model, data, history, out)
         if writer is not None:
             writer.close()
         write_json(out / "metrics.json", metrics)
     acc.wait_for_everyone()
     return model
+
+
+class TimeLimit:
+    """Wall-clock budget of a training loop (`minutes` <= 0: none). Every process takes the same
+    decision (under DDP the flag is reduced), so no replica waits for one that stopped."""
+
+    def __init__(self, minutes: float, acc: Accelerator):
+        self.minutes, self.acc, self.began = minutes, acc, time.perf_counter()
+
+    def reached(self) -> bool:
+        if self.minutes <= 0:
+            return False
+        over = time.perf_counter() - self.began > 60 * self.minutes
+        if self.acc.num_processes == 1:
+            return over
+        flag = torch.tensor(float(over), device=self.acc.device)
+        return bool(self.acc.reduce(flag, reduction="sum") > 0)
 
 
 def run_loop(
@@ -265,8 +285,9 @@ def run_loop(
     resume: bool = True,
 ) -> list[dict]:
     """Resume `trainer` from ``out/checkpoints/last`` if there is one, then run the iterations
-    up to ``config.dxmi.iterations``: log every ``run.log_every`` (plus ``evaluate(sampler)``'s
-    scalars every ``eval.every``), checkpoint atomically every ``run.checkpoint_every``.
+    up to ``config.dxmi.iterations`` (or ``dxmi.max_minutes``): log every ``run.log_every`` (plus
+    ``evaluate(sampler)``'s scalars every ``eval.every``), checkpoint atomically every
+    ``run.checkpoint_every`` and at the end.
     Returns the history of logged records (main process; [] elsewhere). Shared by the point
     and the image runs."""
     acc, main = trainer.acc, trainer.acc.is_main_process
@@ -286,19 +307,23 @@ def run_loop(
         total=cfg.iterations,
         disable=not progress,
     )
+    limit = TimeLimit(cfg.max_minutes, acc)
     for it in bar:
         stats = trainer.iteration(train_x)
         step = it + 1
-        if main and (step % config.run.log_every == 0 or step == cfg.iterations):
+        last = step == cfg.iterations or limit.reached()
+        if main and (step % config.run.log_every == 0 or last):
             if config.eval.every and step % config.eval.every == 0:
                 scores = evaluate(trainer.sampler)
                 bar.set_postfix_str(scores.pop("postfix", ""))
                 stats.update(scores)
             log_record(writer, history, out / "history.jsonl", step, stats)
-        if step % config.run.checkpoint_every == 0 or step == cfg.iterations:
+        if step % config.run.checkpoint_every == 0 or last:
             if main:
                 save_checkpoint(ckpt, trainer.state_dict(), {"iteration": step})
             acc.wait_for_everyone()
+        if last:
+            break
     bar.close()
     return history
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Sequence
 
 import torch
@@ -41,6 +42,7 @@ def train_ddpm(
     timesteps: Sequence[int] | None = None,
     progress: bool = True,
     desc: str = "teacher",
+    max_minutes: float = 0.0,
 ) -> tuple[nn.Module, list[float]]:
     """Train `eps_model` on `data` (N, D) and return its EMA copy and the loss per iteration.
 
@@ -56,6 +58,7 @@ def train_ddpm(
     opt = torch.optim.Adam(eps_model.parameters(), lr=lr)
     ema = make_ema(eps_model, ema_decay)
     losses = []
+    began = time.perf_counter()
     for _ in tqdm(range(iterations), desc=desc, disable=not progress, leave=False):
         idx = torch.randint(len(data), (batch_size,), generator=gen, device=device)
         loss = ddpm_loss(eps_model, data[idx], alphas_cumprod, pool, gen)
@@ -64,4 +67,6 @@ def train_ddpm(
         opt.step()
         ema.update_parameters(eps_model)
         losses.append(loss.item())
+        if 0 < max_minutes < (time.perf_counter() - began) / 60:
+            break
     return copy.deepcopy(ema.module).eval(), losses

@@ -133,18 +133,31 @@ class DxMITrainer:
         v = self.value_m(x_next, t_next.clamp(max=self.steps - 1))
         return torch.where(t_next == self.steps, self.energy_m(x_next), v)
 
-    def _step(self, loss: torch.Tensor, opt, params, clip: float, name: str) -> float:
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(
-                f"iteration {self.iteration_count}: {name} loss is {loss.item()}; "
-                "lower the learning rates or raise dxmi.gamma / dxmi.tau1"
-            )
+    def _step(self, loss: torch.Tensor, opt, params, clip: float) -> torch.Tensor:
+        """One optimiser step; returns the gradient norm as a tensor (no host sync)."""
         opt.zero_grad(set_to_none=True)
         self.acc.backward(loss, inputs=params)
         # max_norm = inf measures the norm without clipping, so the logs always show it
         norm = self.acc.clip_grad_norm_(params, clip if clip > 0 else float("inf"))
         opt.step()
-        return float(norm)
+        return norm.detach()
+
+    def _scalars(self, losses: dict[str, torch.Tensor], others: dict[str, torch.Tensor]):
+        """Every logged scalar in one device-to-host copy (one sync per iteration, which
+        matters on a GPU); a non-finite loss raises, naming the first one in stage order."""
+        names = [*losses, *others]
+        values = torch.stack(
+            [v.detach().float().reshape(()) for v in [*losses.values(), *others.values()]]
+        ).tolist()
+        out = dict(zip(names, values))
+        for name in losses:
+            if not np.isfinite(out[name]):
+                stage = name.removeprefix("loss_")
+                raise TrainingDiverged(
+                    f"iteration {self.iteration_count}: {stage} loss is {out[name]}; "
+                    "lower the learning rates or raise dxmi.gamma / dxmi.tau1"
+                )
+        return out
 
     # ------------------------------------------------------------------------------------------
     def iteration(self, data: torch.Tensor) -> dict[str, float]:
@@ -155,7 +168,8 @@ class DxMITrainer:
         policy_params = list(self.policy_m.parameters())
         energy_params = list(self.energy_m.parameters())
         value_params = list(self.value_m.parameters())
-        stats: dict[str, float] = {}
+        losses: dict[str, torch.Tensor] = {}  # checked for finiteness, in stage order
+        stats: dict[str, torch.Tensor] = {}
 
         # 1. Rollout with the current sampler, no grad: states[t], t = 0 (noise) .. T (sample).
         x0 = torch.randn((B, *data.shape[1:]), generator=g, device=acc.device)
@@ -172,12 +186,11 @@ class DxMITrainer:
             e = self.energy(torch.cat([x_pos, states[-1]]))
             e_pos, e_neg = e[:B].float(), e[B:].float()
             loss_e = ebm_loss(e_pos, e_neg, cfg.gamma)
+        losses["loss_energy"] = loss_e
         stats["energy_grad_norm"] = self._step(
-            loss_e, self.opt_energy, energy_params, cfg.energy_grad_clip, "energy"
+            loss_e, self.opt_energy, energy_params, cfg.energy_grad_clip
         )
-        stats.update(
-            loss_energy=loss_e.item(), e_data=e_pos.mean().item(), e_sample=e_neg.mean().item()
-        )
+        stats.update(e_data=e_pos.mean(), e_sample=e_neg.mean())
 
         # 4. Value steps (TD), t = T-1 down to 0, one optimiser step each.
         log_sigma = self.policy_m.log_sigma.detach()
@@ -198,9 +211,9 @@ class DxMITrainer:
             with acc.autocast():
                 v = self.value(states[t]) if self.shared else self.value(states[t], t_vec)
                 loss_v = td_loss(v.float(), target)
-            self._step(loss_v, self.opt_value, value_params, 0.0, "value")
-            td.append(loss_v.item())
-        stats["loss_value"] = float(np.mean(td))
+            self._step(loss_v, self.opt_value, value_params, 0.0)
+            td.append(loss_v.detach())
+        losses["loss_value"] = torch.stack(td).mean()
 
         # 5. Policy step(s) on minibatches of stored states, fresh reparameterised noise
         #    (none during the value warm-up, so a fresh value network can fit first).
@@ -218,16 +231,17 @@ class DxMITrainer:
                     v_next, x_t, x_next, log_sig, self.s2[t_idx], cfg.tau1, cfg.tau2
                 )
             stats["policy_grad_norm"] = self._step(
-                loss_p, self.opt_policy, policy_params, cfg.sampler_grad_clip, "policy"
+                loss_p, self.opt_policy, policy_params, cfg.sampler_grad_clip
             )
-            stats["loss_policy"] = loss_p.item()
+            losses["loss_policy"] = loss_p
 
+        stats["sample_abs_max"] = states[-1].abs().max()
+        stats["sigma_first"] = self.policy_m.log_sigma[0].exp()
+        scalars = self._scalars(losses, stats)  # raises before the EMA sees a diverged step
         if self.ema is not None:
             self.ema.update_parameters(self.policy_m)
         self.iteration_count += 1
-        stats["sample_abs_max"] = states[-1].abs().max().item()
-        stats["sigma_first"] = self.policy_m.log_sigma[0].exp().item()
-        return stats
+        return scalars
 
     # ------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import ot
 import torch
 
 
@@ -11,6 +10,8 @@ def sliced_wasserstein(
     x: np.ndarray, y: np.ndarray, n_projections: int = 500, seed: int = 0
 ) -> float:
     """Sliced Wasserstein-2 distance (POT), with projections fixed by `seed`."""
+    import ot  # imported here: image runs never need POT (and it is slow to import)
+
     return float(
         ot.sliced_wasserstein_distance(
             np.asarray(x, np.float64),
