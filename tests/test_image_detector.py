@@ -106,3 +106,16 @@ def test_bad_images(ones, fitted):
         ImageDxMIDetector(**{**TINY, "unet_channels": (8, 16, 16, 16, 16)}).fit(train)
     with pytest.raises(ValueError, match="contamination"):
         ImageDxMIDetector(**{**TINY, "contamination": 0.7}).fit(train)
+
+
+def test_langevin_image_detector_learns_with_the_same_conventions(ones):
+    from dxmi.baselines import ImageLangevinEBMDetector
+
+    train, test, labels = ones
+    det = ImageLangevinEBMDetector(
+        iterations=100, batch_size=32, energy_channels=(16, 32), pixel_range=(0, 16)
+    ).fit(train)
+    assert roc_auc_score(labels, det.decision_function(test)) > 0.85
+    assert det.decision_scores_.shape == (len(train),) and len(det.history_) > 0
+    with pytest.raises(ValueError, match="the detector was fit on"):
+        det.decision_function(test[:3].reshape(3, 1, 4, 16))

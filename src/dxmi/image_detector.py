@@ -34,7 +34,57 @@ from dxmi.ema import make_ema
 DETECTOR_STEM = "image_detector"
 
 
-class ImageDxMIDetector(EnergyDetector):
+class ImageEnergyDetector(EnergyDetector):
+    """What the image detectors share: images in, energies out.
+
+    `X` is a batch of square images, (n, H, W) or (n, C, H, W), with pixel values inside
+    `pixel_range` (mapped to [-1, 1]). A subclass sets `energy_` (a module on images) in `fit`.
+    """
+
+    def _validate(self, X, reset: bool) -> np.ndarray:
+        """Images as float32 (n, C, H, W) in [-1, 1]; a clear error for anything else."""
+        x = np.asarray(X, dtype=np.float32)
+        if x.ndim == 3:
+            x = x[:, None]
+        if x.ndim != 4:
+            raise ValueError(f"expected images (n, H, W) or (n, C, H, W), got shape {x.shape}")
+        if len(x) < (2 if reset else 1):
+            raise ValueError(f"need at least {2 if reset else 1} images, got {len(x)}")
+        bad = ~np.isfinite(x)
+        if bad.any():
+            raise ValueError(f"{int(bad.any(axis=(1, 2, 3)).sum())} image(s) hold NaN/inf")
+        low, high = (float(v) for v in self.pixel_range)
+        if not high > low:
+            raise ValueError(f"pixel_range must be (low, high) with high > low, got {low, high}")
+        if x.min() < low - 1e-6 or x.max() > high + 1e-6:
+            raise ValueError(
+                f"pixel values span [{x.min():.3g}, {x.max():.3g}], outside pixel_range "
+                f"{(low, high)}; set pixel_range to the data's range"
+            )
+        shape = tuple(x.shape[1:])
+        if reset:
+            if shape[1] != shape[2]:
+                raise ValueError(f"images are {shape[1]}x{shape[2]}; the UNet needs square ones")
+            self.image_shape_ = shape
+        elif shape != self.image_shape_:
+            raise ValueError(
+                f"images have shape {shape}; the detector was fit on {self.image_shape_}"
+            )
+        return (x - low) / (high - low) * 2 - 1
+
+    @torch.no_grad()
+    def _energy_of(self, x: torch.Tensor, batch: int = 500) -> np.ndarray:
+        device = next(self.energy_.parameters()).device
+        parts = [self.energy_(x[i : i + batch].to(device)).cpu() for i in range(0, len(x), batch)]
+        return torch.cat(parts).double().numpy()
+
+    def decision_function(self, X) -> np.ndarray:
+        """Anomaly score of each image: its energy (higher = more anomalous)."""
+        check_is_fitted(self, "threshold_")
+        return self._energy_of(torch.from_numpy(self._validate(X, reset=False)))
+
+
+class ImageDxMIDetector(ImageEnergyDetector):
     """Anomaly detector for images: the energy of a DxMI-trained conv EBM.
 
     `X` is a batch of images, (n, H, W) or (n, C, H, W), square, with pixel values inside
@@ -110,9 +160,6 @@ class ImageDxMIDetector(EnergyDetector):
         self._check_contamination()
         if self.device not in ("cpu", "cuda", "auto"):
             raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {self.device!r}")
-        low, high = self.pixel_range
-        if not high > low:
-            raise ValueError(f"pixel_range must be (low, high) with high > low, got {low, high}")
         config = ImageConfig(
             dxmi=DxMIConfig(
                 variant="separate",
@@ -139,35 +186,6 @@ class ImageDxMIDetector(EnergyDetector):
         config.teacher.iterations = int(self.teacher_iterations)
         config.teacher.batch_size = int(self.batch_size)
         return config
-
-    def _validate(self, X, reset: bool) -> np.ndarray:
-        """Images as float32 (n, C, H, W) in [-1, 1]; a clear error for anything else."""
-        x = np.asarray(X, dtype=np.float32)
-        if x.ndim == 3:
-            x = x[:, None]
-        if x.ndim != 4:
-            raise ValueError(f"expected images (n, H, W) or (n, C, H, W), got shape {x.shape}")
-        if len(x) < (2 if reset else 1):
-            raise ValueError(f"need at least {2 if reset else 1} images, got {len(x)}")
-        bad = ~np.isfinite(x)
-        if bad.any():
-            raise ValueError(f"{int(bad.any(axis=(1, 2, 3)).sum())} image(s) hold NaN/inf")
-        low, high = (float(v) for v in self.pixel_range)
-        if x.min() < low - 1e-6 or x.max() > high + 1e-6:
-            raise ValueError(
-                f"pixel values span [{x.min():.3g}, {x.max():.3g}], outside pixel_range "
-                f"{(low, high)}; set pixel_range to the data's range"
-            )
-        shape = tuple(x.shape[1:])
-        if reset:
-            if shape[1] != shape[2]:
-                raise ValueError(f"images are {shape[1]}x{shape[2]}; the UNet needs square ones")
-            self.image_shape_ = shape
-        elif shape != self.image_shape_:
-            raise ValueError(
-                f"images have shape {shape}; the detector was fit on {self.image_shape_}"
-            )
-        return (x - low) / (high - low) * 2 - 1
 
     def _device(self) -> torch.device:
         if self.device == "cuda" and not torch.cuda.is_available():
@@ -241,17 +259,6 @@ class ImageDxMIDetector(EnergyDetector):
             )
         except ValueError as err:
             raise ValueError(f"unet_channels {tuple(self.unet_channels)}: {err}") from None
-
-    @torch.no_grad()
-    def _energy_of(self, x: torch.Tensor, batch: int = 500) -> np.ndarray:
-        device = next(self.energy_.parameters()).device
-        parts = [self.energy_(x[i : i + batch].to(device)).cpu() for i in range(0, len(x), batch)]
-        return torch.cat(parts).double().numpy()
-
-    def decision_function(self, X) -> np.ndarray:
-        """Anomaly score of each image: its energy (higher = more anomalous)."""
-        check_is_fitted(self, "threshold_")
-        return self._energy_of(torch.from_numpy(self._validate(X, reset=False)))
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """n images from the fitted sampler, in `pixel_range` units (n, C, H, W)."""

@@ -20,8 +20,10 @@ from tqdm.auto import tqdm
 
 from dxmi.data import Standardizer
 from dxmi.detector import EnergyDetector
+from dxmi.image_detector import ImageEnergyDetector
 from dxmi.irl.losses import ebm_loss
 from dxmi.networks import EnergyMLP
+from dxmi.networks.conv_energy import ConvEnergy
 
 
 @dataclass
@@ -179,3 +181,60 @@ class LangevinEBMDetector(EnergyDetector):
 
     def _energy(self, X: np.ndarray) -> np.ndarray:
         return energy_numpy(self.energy_, self.standardizer_.transform(X))
+
+
+class ImageLangevinEBMDetector(ImageEnergyDetector):
+    """The Langevin-trained EBM on images: `ImageDxMIDetector`'s conv energy and conventions,
+    negatives from short-run Langevin chains (in [-1, 1] pixel units) instead of a sampler."""
+
+    def __init__(
+        self,
+        *,
+        iterations: int = 1000,
+        batch_size: int = 64,
+        energy_channels: tuple[int, ...] = (32, 64),
+        lr: float = 1e-3,
+        gamma: float = 1.0,  # as ImageDxMIDetector: the two differ only in their negatives
+        langevin_steps: int = 20,
+        step_size: float = 0.01,
+        max_seconds: float = 0.0,
+        pixel_range: tuple[float, float] = (0.0, 1.0),
+        contamination: float = 0.1,
+        random_state: int = 0,
+        verbose: bool = False,
+    ) -> None:
+        self.iterations = iterations
+        self.batch_size = batch_size
+        self.energy_channels = energy_channels
+        self.lr = lr
+        self.gamma = gamma
+        self.langevin_steps = langevin_steps
+        self.step_size = step_size
+        self.max_seconds = max_seconds
+        self.pixel_range = pixel_range
+        self.contamination = contamination
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y=None) -> ImageLangevinEBMDetector:
+        """Train on normal images X; `y` is ignored."""
+        self._check_contamination()
+        x = torch.from_numpy(self._validate(X, reset=True))
+        torch.manual_seed(self.random_state)
+        self.energy_ = ConvEnergy(self.image_shape_[0], [int(c) for c in self.energy_channels])
+        config = LangevinConfig(
+            iterations=self.iterations,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            gamma=self.gamma,
+            langevin_steps=self.langevin_steps,
+            step_size=self.step_size,
+            max_seconds=self.max_seconds,
+            buffer_size=min(10000, 10 * len(x)),
+        )
+        self.history_ = train_langevin_ebm(
+            self.energy_, x, config, seed=self.random_state, progress=bool(self.verbose)
+        )
+        self.energy_.requires_grad_(False)
+        self._set_threshold(self._energy_of(x))
+        return self
