@@ -56,6 +56,28 @@ class EnergyDetector(BaseEstimator):
     def _energy(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _separate_dxmi(self, **extra) -> DxMIConfig:
+        """The DxMI section shared by the DxMI detectors (separate variant, their parameters);
+        also checks `contamination` and `device`, so a bad value fails before training."""
+        self._check_contamination()
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {self.device!r}")
+        return DxMIConfig(
+            variant="separate",
+            steps=int(self.steps),
+            iterations=int(self.iterations),
+            batch_size=int(self.batch_size),
+            tau1=float(self.tau1),
+            tau2=float(self.tau2),
+            gamma=float(self.gamma),
+            sampler_lr=float(self.sampler_lr),
+            sigma_lr=float(self.sigma_lr),
+            energy_lr=float(self.energy_lr),
+            value_lr=float(self.value_lr),
+            ema_decay=float(self.ema_decay),
+            **extra,
+        )
+
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score of each row: its energy (higher = more anomalous)."""
         check_is_fitted(self, "threshold_")
@@ -160,9 +182,12 @@ class DxMIDetector(EnergyDetector):
     # ------------------------------------------------------------------------------------------
     def to_config(self) -> Config:
         """The training config these parameters stand for (separate variant, in-memory data)."""
-        self._check_contamination()
-        if self.device not in ("cpu", "cuda", "auto"):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {self.device!r}")
+        dxmi = self._separate_dxmi(
+            energy_grad_clip=float(self.energy_grad_clip),
+            learn_last_sigma=True,
+            last_sigma=0.05,
+            energy=NetworkConfig(hidden=int(self.energy_hidden), layers=int(self.energy_layers)),
+        )
         teacher = self.teacher_iterations > 0
         return Config(
             data=DataConfig(name="array", standardize=bool(self.standardize)),
@@ -172,26 +197,7 @@ class DxMIDetector(EnergyDetector):
                 batch_size=int(self.batch_size),
             ),
             sampler=NetworkConfig(hidden=int(self.hidden), layers=int(self.layers)),
-            dxmi=DxMIConfig(
-                variant="separate",
-                steps=int(self.steps),
-                iterations=int(self.iterations),
-                batch_size=int(self.batch_size),
-                tau1=float(self.tau1),
-                tau2=float(self.tau2),
-                gamma=float(self.gamma),
-                sampler_lr=float(self.sampler_lr),
-                sigma_lr=float(self.sigma_lr),
-                energy_lr=float(self.energy_lr),
-                value_lr=float(self.value_lr),
-                energy_grad_clip=float(self.energy_grad_clip),
-                ema_decay=float(self.ema_decay),
-                learn_last_sigma=True,
-                last_sigma=0.05,
-                energy=NetworkConfig(
-                    hidden=int(self.energy_hidden), layers=int(self.energy_layers)
-                ),
-            ),
+            dxmi=dxmi,
             run=RunConfig(seed=int(self.random_state), cpu=self.device == "cpu", progress=False),
         )
 

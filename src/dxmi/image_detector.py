@@ -27,7 +27,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
-from dxmi.config import DxMIConfig, ImageConfig, RunConfig
+from dxmi.config import ImageConfig, RunConfig
 from dxmi.detector import EnergyDetector
 from dxmi.ema import make_ema
 
@@ -157,25 +157,8 @@ class ImageDxMIDetector(ImageEnergyDetector):
     # ------------------------------------------------------------------------------------------
     def to_config(self) -> ImageConfig:
         """The image config these parameters stand for (separate variant)."""
-        self._check_contamination()
-        if self.device not in ("cpu", "cuda", "auto"):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {self.device!r}")
         config = ImageConfig(
-            dxmi=DxMIConfig(
-                variant="separate",
-                steps=int(self.steps),
-                iterations=int(self.iterations),
-                batch_size=int(self.batch_size),
-                tau1=float(self.tau1),
-                tau2=float(self.tau2),
-                gamma=float(self.gamma),
-                sampler_lr=float(self.sampler_lr),
-                sigma_lr=float(self.sigma_lr),
-                energy_lr=float(self.energy_lr),
-                value_lr=float(self.value_lr),
-                ema_decay=float(self.ema_decay),
-                clip_x0=1.0,
-            ),
+            dxmi=self._separate_dxmi(clip_x0=1.0),
             run=RunConfig(seed=int(self.random_state), cpu=self.device == "cpu", progress=False),
         )
         config.unet.block_out_channels = [int(c) for c in self.unet_channels]

@@ -120,6 +120,20 @@ def energy_numpy(energy: nn.Module, z: np.ndarray, batch_size: int = 65536) -> n
     return torch.cat(out).cpu().numpy().astype(np.float64)
 
 
+def _langevin_config(det, **extra) -> LangevinConfig:
+    """The training settings of a Langevin detector, from its parameters."""
+    return LangevinConfig(
+        iterations=det.iterations,
+        batch_size=det.batch_size,
+        lr=det.lr,
+        gamma=det.gamma,
+        langevin_steps=det.langevin_steps,
+        step_size=det.step_size,
+        max_seconds=det.max_seconds,
+        **extra,
+    )
+
+
 class LangevinEBMDetector(EnergyDetector):
     """The Langevin-trained EBM as a detector, with `DxMIDetector`'s conventions and energy MLP.
 
@@ -163,15 +177,7 @@ class LangevinEBMDetector(EnergyDetector):
         self.standardizer_ = Standardizer.fit(X, bool(self.standardize))
         torch.manual_seed(self.random_state)
         self.energy_ = EnergyMLP(X.shape[1], hidden=self.energy_hidden, layers=self.energy_layers)
-        config = LangevinConfig(
-            iterations=self.iterations,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            gamma=self.gamma,
-            langevin_steps=self.langevin_steps,
-            step_size=self.step_size,
-            max_seconds=self.max_seconds,
-        )
+        config = _langevin_config(self)
         data = torch.from_numpy(self.standardizer_.transform(X))
         self.history_ = train_langevin_ebm(
             self.energy_, data, config, seed=self.random_state, progress=bool(self.verbose)
@@ -222,16 +228,7 @@ class ImageLangevinEBMDetector(ImageEnergyDetector):
         x = torch.from_numpy(self._validate(X, reset=True))
         torch.manual_seed(self.random_state)
         self.energy_ = ConvEnergy(self.image_shape_[0], [int(c) for c in self.energy_channels])
-        config = LangevinConfig(
-            iterations=self.iterations,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            gamma=self.gamma,
-            langevin_steps=self.langevin_steps,
-            step_size=self.step_size,
-            max_seconds=self.max_seconds,
-            buffer_size=min(10000, 10 * len(x)),
-        )
+        config = _langevin_config(self, buffer_size=min(10000, 10 * len(x)))
         self.history_ = train_langevin_ebm(
             self.energy_, x, config, seed=self.random_state, progress=bool(self.verbose)
         )
