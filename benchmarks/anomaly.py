@@ -324,7 +324,8 @@ def detection_tables(records: list[dict], part: str, methods: list[str]) -> str:
                     for s in seeds
                     if any(r["task"] == task and r["method"] == m and r["seed"] == s for r in rows)
                 ]
-                cells.append(f"**{_mean_std(per_seed)}**" if per_seed else "")
+                # n: seeds behind the cell (methods added with --append may have fewer)
+                cells.append(f"**{_mean_std(per_seed)}** (n={len(per_seed)})" if per_seed else "")
             lines.append(f"| **{task} mean** | " + " | ".join(cells) + " |")
         secs = [f"{np.mean([r['seconds'] for r in rows if r['method'] == m]):.1f}" for m in methods]
         lines.append("| seconds per fit+score | " + " | ".join(secs) + " |")
