@@ -3,8 +3,8 @@ iterations a time budget buys (the GPU image benchmark is sized from these numbe
 
     python benchmarks/speed_images.py --config configs/mnist-gpu.yaml --out OUT
 
-Random images of the config's shape and an untrained UNet of its size: speed does not depend on
-the weights. Writes OUT/speed.json and prints a table.
+Random images of the configured data's shape and an untrained UNet of its size: speed does
+not depend on the weights. Writes OUT/speed.json and prints a table.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ def measure(config, precision: str, iterations: int, warmup: int) -> dict:
     from accelerate import Accelerator
 
     from dxmi.diffusion.ddpm import ddpm_loss
-    from dxmi.image_training import build_conv_energy, build_image_policy
+    from dxmi.image_training import build_conv_energy, build_image_policy, load_image_run_data
     from dxmi.irl.trainer import DxMITrainer
     from dxmi.networks.unet import Schedule, UNetEpsilon, build_unet
 
-    size = 28 // config.data.downsample if config.data.name == "mnist" else 32
+    c, size, _ = load_image_run_data(config).shape  # the shape only: the pixels are random
     from accelerate.state import AcceleratorState
 
     torch.manual_seed(0)
@@ -51,10 +51,10 @@ def measure(config, precision: str, iterations: int, warmup: int) -> dict:
     sync = torch.cuda.synchronize if acc.device.type == "cuda" else (lambda: None)
     u, t = config.unet, config.teacher
     unet = build_unet(
-        1, size, u.block_out_channels, u.layers_per_block, u.attention, u.norm_num_groups
+        c, size, u.block_out_channels, u.layers_per_block, u.attention, u.norm_num_groups
     )
     schedule = Schedule(t.num_train_timesteps, t.beta_start, t.beta_end)
-    data = torch.rand((4000, 1, size, size), device=acc.device) * 2 - 1
+    data = torch.rand((4000, c, size, size), device=acc.device) * 2 - 1
     alphas = schedule.alphas_cumprod().to(acc.device)
     pool = torch.arange(t.num_train_timesteps, device=acc.device)
     opt = torch.optim.Adam(unet.parameters(), lr=t.lr)
@@ -76,14 +76,14 @@ def measure(config, precision: str, iterations: int, warmup: int) -> dict:
     for steps in (4, 10):
         cfg = dataclasses.replace(config, dxmi=dataclasses.replace(config.dxmi, steps=steps))
         policy = build_image_policy(cfg, acc.unwrap_model(unet_p), schedule)
-        trainer = DxMITrainer(policy, build_conv_energy(cfg, 1), None, cfg.dxmi, acc, seed=0)
+        trainer = DxMITrainer(policy, build_conv_energy(cfg, c), None, cfg.dxmi, acc, seed=0)
         out[f"dxmi_T{steps}_s_per_it"] = _timed(
             lambda tr=trainer: tr.iteration(data), max(iterations // 2, 1), warmup, sync
         )
 
         def sample_batch(policy=trainer.policy_m) -> None:
             with torch.no_grad(), acc.autocast():
-                x = torch.randn((config.eval.batch_size, 1, size, size), device=acc.device)
+                x = torch.randn((config.eval.batch_size, c, size, size), device=acc.device)
                 for k in range(policy.steps):
                     x = policy.step(x, k, torch.randn_like(x))
 

@@ -36,6 +36,30 @@ from dxmi.model import DxMIModel
 DETECTOR_FILE = "detector.json"
 
 
+def separate_dxmi_config(det, **extra) -> DxMIConfig:
+    """The DxMI section (separate variant) from a DxMI detector's parameters, shared by
+    `DxMIDetector` and `ImageDxMIDetector`; also checks `contamination` and `device`, so that a
+    bad value fails before training."""
+    det._check_contamination()
+    if det.device not in ("cpu", "cuda", "auto"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {det.device!r}")
+    return DxMIConfig(
+        variant="separate",
+        steps=int(det.steps),
+        iterations=int(det.iterations),
+        batch_size=int(det.batch_size),
+        tau1=float(det.tau1),
+        tau2=float(det.tau2),
+        gamma=float(det.gamma),
+        sampler_lr=float(det.sampler_lr),
+        sigma_lr=float(det.sigma_lr),
+        energy_lr=float(det.energy_lr),
+        value_lr=float(det.value_lr),
+        ema_decay=float(det.ema_decay),
+        **extra,
+    )
+
+
 class EnergyDetector(BaseEstimator):
     """What every energy-scored detector shares: the threshold, scores and labels (PyOD style).
 
@@ -55,28 +79,6 @@ class EnergyDetector(BaseEstimator):
 
     def _energy(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
-
-    def _separate_dxmi(self, **extra) -> DxMIConfig:
-        """The DxMI section shared by the DxMI detectors (separate variant, their parameters);
-        also checks `contamination` and `device`, so a bad value fails before training."""
-        self._check_contamination()
-        if self.device not in ("cpu", "cuda", "auto"):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {self.device!r}")
-        return DxMIConfig(
-            variant="separate",
-            steps=int(self.steps),
-            iterations=int(self.iterations),
-            batch_size=int(self.batch_size),
-            tau1=float(self.tau1),
-            tau2=float(self.tau2),
-            gamma=float(self.gamma),
-            sampler_lr=float(self.sampler_lr),
-            sigma_lr=float(self.sigma_lr),
-            energy_lr=float(self.energy_lr),
-            value_lr=float(self.value_lr),
-            ema_decay=float(self.ema_decay),
-            **extra,
-        )
 
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score of each row: its energy (higher = more anomalous)."""
@@ -182,7 +184,8 @@ class DxMIDetector(EnergyDetector):
     # ------------------------------------------------------------------------------------------
     def to_config(self) -> Config:
         """The training config these parameters stand for (separate variant, in-memory data)."""
-        dxmi = self._separate_dxmi(
+        dxmi = separate_dxmi_config(
+            self,
             energy_grad_clip=float(self.energy_grad_clip),
             learn_last_sigma=True,
             last_sigma=0.05,
