@@ -3,7 +3,7 @@ import torch
 from accelerate import Accelerator
 
 from dxmi.config import load_config
-from dxmi.irl.trainer import DxMITrainer, TrainingDiverged
+from dxmi.irl.trainer import DxMITrainer, TrainingDiverged, lr_factor
 from dxmi.model import build_energy, build_eps_model, build_policy, build_value
 
 
@@ -134,3 +134,33 @@ def test_value_warmup_holds_the_policy(tiny_overrides):
     assert not torch.equal(value_start, _flat(tr.value_m))
     stats = tr.iteration(_data())
     assert not torch.equal(start, _flat(tr.policy_m)) and "loss_policy" in stats
+
+
+def test_cosine_schedule_decays_every_learning_rate_and_resumes_exactly(tiny_overrides):
+    config = load_config(
+        None,
+        tiny_overrides
+        + ["dxmi.variant=separate", "dxmi.iterations=5", "dxmi.lr_schedule=cosine"]
+        + ["dxmi.lr_final_ratio=0.2", "dxmi.sampler_lr=1e-3", "dxmi.energy_lr=2e-3"],
+    )
+    assert lr_factor(config.dxmi, 0) == 1.0
+    assert lr_factor(config.dxmi, 4) == pytest.approx(0.2)
+    assert lr_factor(config.dxmi, 2) == pytest.approx(0.6)  # half way on the cosine
+    assert lr_factor(config.dxmi, 99) == pytest.approx(0.2)  # stays at the end value
+    tr = _trainer(config)
+    for _ in range(5):
+        stats = tr.iteration(_data())
+    assert stats["lr_factor"] == pytest.approx(0.2)
+    assert tr.opt_policy.param_groups[0]["lr"] == pytest.approx(0.2e-3)
+    assert tr.opt_energy.param_groups[0]["lr"] == pytest.approx(0.4e-3)
+    assert tr.opt_value.param_groups[0]["lr"] == pytest.approx(0.2 * config.dxmi.value_lr)
+    # A trainer resumed from iteration 2 takes the same steps as one that never stopped.
+    a, b = _trainer(config), _trainer(config)
+    for _ in range(2):
+        a.iteration(_data())
+    b.load_state_dict(a.state_dict())
+    a.iteration(_data())
+    b.iteration(_data())
+    assert torch.equal(_flat(a.policy_m), _flat(b.policy_m))
+    constant = load_config(None, tiny_overrides)
+    assert all(lr_factor(constant.dxmi, i) == 1.0 for i in range(10))

@@ -11,8 +11,12 @@ from dxmi.checkpoint import CheckpointError, load_checkpoint
 from dxmi.data import DataError
 from dxmi.training import RunDirError
 
-# The demo config, shortened: a smaller teacher and 200 DxMI iterations at T = 4.
+# The demo config, shortened: a smaller teacher and 200 DxMI iterations at T = 4, with linear
+# timestep spacing. The demo's quadratic spacing ends lower but starts slower: on this short setting
+# its sliced W2 rose for the first ~200 iterations (0.60 -> 0.71; 0.48 after 500) while linear's
+# fell 0.72 -> 0.29, so 200 quadratic iterations would test the warm-up, not the method.
 SHORT_DEMO = [
+    "dxmi.timestep_spacing=linear",
     "teacher.iterations=1500",
     "data.n_train=10000",
     "data.n_holdout=2000",

@@ -69,6 +69,11 @@ class DxMIConfig:
     value_lr: float = 1e-5  # value network (shared variant: the one energy/value network)
     energy_lr: float = 1e-5  # energy network of the separate variant
     optimizer: Literal["adam", "radam"] = "adam"
+    # Learning-rate schedule over `iterations` (not in the reference, which keeps them constant):
+    # cosine decays every learning rate from its value to lr_final_ratio times it, which settles
+    # the GAN-like oscillation of energy and sampler late in training.
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    lr_final_ratio: float = 0.1
     sampler_grad_clip: float = 0.1  # max grad norm of the sampler (0 disables)
     energy_grad_clip: float = (
         0.0  # max grad norm of the energy (0 disables; reference separate: 0.1)
@@ -345,6 +350,7 @@ def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
         (config.dxmi.gamma >= 0, "dxmi.gamma must be >= 0"),
         (0 <= config.dxmi.velocity_momentum < 1, "dxmi.velocity_momentum must be in [0, 1)"),
         (0 <= config.dxmi.ema_decay < 1, "dxmi.ema_decay must be in [0, 1)"),
+        (0 <= config.dxmi.lr_final_ratio <= 1, "dxmi.lr_final_ratio must be in [0, 1]"),
         (config.dxmi.last_sigma > 0, "dxmi.last_sigma must be positive"),
         (config.dxmi.policy_updates >= 1, "dxmi.policy_updates must be at least 1"),
         (0 < config.teacher.beta_start < config.teacher.beta_end < 1, "teacher betas out of range"),

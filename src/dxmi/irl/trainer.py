@@ -44,6 +44,19 @@ def _optimizer(kind: str, groups: list[dict]) -> torch.optim.Optimizer:
     return torch.optim.RAdam(groups) if kind == "radam" else torch.optim.Adam(groups)
 
 
+def lr_factor(config: DxMIConfig, iteration: int) -> float:
+    """The multiplier of every learning rate at `iteration` (0-based) under `lr_schedule`.
+
+    A pure function of the iteration, so resuming needs no scheduler state. Cosine goes from 1
+    at the first iteration to `lr_final_ratio` at the last one of `iterations` and stays there.
+    """
+    if config.lr_schedule == "constant" or config.iterations <= 1:
+        return 1.0
+    progress = min(iteration / (config.iterations - 1), 1.0)
+    r = config.lr_final_ratio
+    return r + (1 - r) * 0.5 * (1 + float(np.cos(np.pi * progress)))
+
+
 class DxMITrainer:
     """Holds the sampler, the energy (and value), their optimisers and s_t^2; runs iterations.
 
@@ -98,6 +111,11 @@ class DxMITrainer:
                 self.opt_energy,
                 self.opt_value,
             ) = accelerator.prepare(policy, energy, value, opt_policy, opt_energy, opt_value)
+        # Base learning rate of every parameter group, for the schedule (lr_factor).
+        self._optimizers = {id(o): o for o in (self.opt_policy, self.opt_energy, self.opt_value)}
+        self._base_lrs = {
+            key: [g["lr"] for g in opt.param_groups] for key, opt in self._optimizers.items()
+        }
         # Unwrapped modules: used for no-grad evaluation and for frozen targets, so that DDP
         # never waits for gradients that a step does not compute.
         self.policy_m: GaussianPolicy = accelerator.unwrap_model(self.policy)
@@ -165,6 +183,10 @@ class DxMITrainer:
         cfg, T, acc = self.config, self.steps, self.acc
         g = self._generator()
         B = cfg.batch_size
+        factor = lr_factor(cfg, self.iteration_count)
+        for key, opt in self._optimizers.items():
+            for group, base in zip(opt.param_groups, self._base_lrs[key]):
+                group["lr"] = base * factor
         policy_params = list(self.policy_m.parameters())
         energy_params = list(self.energy_m.parameters())
         value_params = list(self.value_m.parameters())
@@ -237,6 +259,7 @@ class DxMITrainer:
 
         stats["sample_abs_max"] = states[-1].abs().max()
         stats["sigma_first"] = self.policy_m.log_sigma[0].exp()
+        stats["lr_factor"] = torch.tensor(factor, device=acc.device)
         scalars = self._scalars(losses, stats)  # raises before the EMA sees a diverged step
         if self.ema is not None:
             self.ema.update_parameters(self.policy_m)
