@@ -81,6 +81,7 @@ def _config(args, dataset: str, seed: int, steps: int, extra: list[str] = ()):
         "run.progress=false",
         f"run.cpu={args.device == 'cpu'}",
         *args.set,
+        *[kv for t, kv in args.set_at if int(t) == steps],
         *extra,
     ]
     return load_config(args.config, (QUICK if args.quick else []) + overrides)
@@ -367,6 +368,14 @@ def main(argv: list[str] | None = None) -> None:
         help="auto: every job on the GPU when there is one",
     )
     p.add_argument("--set", action="append", default=[], help="config override, repeatable")
+    p.add_argument(
+        "--set-at",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("T", "KEY=VALUE"),
+        help="config override for the runs at T steps only, repeatable",
+    )
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/toy2d"))
     p.add_argument(
         "--work",

@@ -158,3 +158,21 @@ def test_train_from_an_array_in_any_dimension(tmp_path, tiny_overrides):
     assert main(["evaluate", "--run", str(tmp_path / "r")]) == 2
     np.save(tmp_path / "x.npy", x)
     assert main(["evaluate", "--run", str(tmp_path / "r"), "--data", str(tmp_path / "x.npy")]) == 0
+
+
+def test_teacher_depends_on_the_seed_not_on_the_global_rng(tiny_overrides):
+    from dxmi.training import train_teacher
+
+    config = load_config(None, tiny_overrides + ["teacher.iterations=5"])
+    data = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(1)
+    a, _ = train_teacher(config, data)
+    torch.rand(1000)  # a worker's earlier jobs move the global RNG
+    after = torch.get_rng_state()
+    b, _ = train_teacher(config, data)
+    assert torch.equal(torch.get_rng_state(), after)  # and the teacher leaves it alone
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), name
+    other = load_config(None, tiny_overrides + ["teacher.iterations=5", "run.seed=1"])
+    c, _ = train_teacher(other, data)
+    assert not torch.equal(next(iter(a.state_dict().values())), next(iter(c.state_dict().values())))

@@ -170,8 +170,13 @@ def train_teacher(
     """A DDPM epsilon network trained on (standardised) `data` with `config.teacher`'s settings;
     `timesteps` restricts training to those noise levels (the DDPM-T baseline)."""
     t = config.teacher
+    # The initial weights come from run.seed alone, not from whatever the global RNG has served
+    # before (a benchmark worker's earlier jobs made its teachers differ between runs).
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.run.seed)
+        eps_model = build_eps_model(config, data.shape[1]).to(data.device)
     return train_ddpm(
-        build_eps_model(config, data.shape[1]).to(data.device),
+        eps_model,
         data,
         linear_alphas_cumprod(t.num_train_timesteps, t.beta_start, t.beta_end),
         iterations=t.iterations,
