@@ -60,7 +60,10 @@ def test_detector_learns_to_separate_anomalies(fitted):
     det, untrained_auc = fitted
     auc = _auroc(det)
     assert auc > 0.9, auc
-    assert auc > untrained_auc + 0.3, (auc, untrained_auc)
+    # Training must cut the untrained energy's ranking errors at least threefold (a random MLP
+    # energy already ranks some far-out points high: 0.77 AUROC with one init, < 0.68 with
+    # another).
+    assert 1 - auc < (1 - untrained_auc) / 3, (auc, untrained_auc)
 
 
 def test_threshold_labels_and_conventions(fitted):
