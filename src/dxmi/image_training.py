@@ -435,6 +435,9 @@ def finetune(
         plot_curves(history, out / "curves.png")
         if writer is not None:
             writer.close()
+        # the copy of the untrained policy was made on the CPU, before the trainer moved the
+        # policy to its device: on a GPU run it would sample there, minutes per 1,000 images
+        initial.policy.to(sampler.device)
         metrics = evaluate_image_sampler(config, data, {"dxmi": sampler, "init": initial}, scorer)
         metrics["iterations"] = trainer.iteration_count  # fewer than asked if max_minutes ran out
         write_json(out / "metrics.json", metrics)
