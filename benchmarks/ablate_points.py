@@ -20,7 +20,7 @@ from pathlib import Path
 from common import environment, run_jobs, write_results_json
 from toy2d import QUICK, markdown
 
-KEYS = ["sliced_w2", "energy_distance", "mode_fraction", "mode_kl", "ebm_kl_calibrated"]
+KEYS = ["sliced_w2", "energy_distance", "mode_fraction", "mode_kl", "ebm_kl", "ebm_kl_calibrated"]
 
 
 def parse_variant(text: str) -> tuple[str, list[str]]:

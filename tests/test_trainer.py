@@ -164,3 +164,31 @@ def test_cosine_schedule_decays_every_learning_rate_and_resumes_exactly(tiny_ove
     assert torch.equal(_flat(a.policy_m), _flat(b.policy_m))
     constant = load_config(None, tiny_overrides)
     assert all(lr_factor(constant.dxmi, i) == 1.0 for i in range(10))
+
+
+def test_energy_ema_is_the_scoring_energy_and_resumes_exactly(tiny_overrides):
+    config = load_config(None, tiny_overrides + ["dxmi.energy_ema_decay=0.5"])
+    tr = _trainer(config)
+    assert tr.scoring_energy is tr.energy_m  # nothing averaged yet: the live weights
+    iterates = []
+    for _ in range(3):
+        tr.iteration(_data())
+        iterates.append(_flat(tr.energy_m).clone())
+    # AveragedModel's first update copies the weights; update n >= 1 keeps a fraction
+    # d = min(0.5, (1 + n) / (10 + n)) of the average (the warm-up in ema.py)
+    expected = iterates[0]
+    for n, w in enumerate(iterates[1:], start=1):
+        d = min(0.5, (1 + n) / (10 + n))
+        expected = d * expected + (1 - d) * w
+    averaged = _flat(tr.scoring_energy)
+    assert torch.allclose(averaged, expected, atol=1e-6)
+    assert not torch.allclose(averaged, iterates[-1])
+    # the average travels with the state: a resumed trainer averages on identically
+    b = _trainer(config, seed=0)
+    b.load_state_dict(tr.state_dict())
+    tr.iteration(_data())
+    b.iteration(_data())
+    assert torch.equal(_flat(tr.scoring_energy), _flat(b.scoring_energy))
+    off = _trainer(load_config(None, tiny_overrides))
+    off.iteration(_data())
+    assert off.scoring_energy is off.energy_m

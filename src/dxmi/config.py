@@ -85,6 +85,9 @@ class DxMIConfig:
     clip_x0: float = 0.0  # clip each step's predicted x0 to [-c, c]; 0 = off (images: 1.0)
     velocity_momentum: float = 0.99  # s_t^2 <- m s_t^2 + (1 - m) mean step^2
     ema_decay: float = 0.0  # EMA of the sampler weights for sampling (0 = none, the reference)
+    # EMA of the energy weights: the EBM that is exported, scored and evaluated (0 = the last
+    # iterate, the reference). The energy chases the sampler, GAN-like; its average is steadier.
+    energy_ema_decay: float = 0.0
     energy: NetworkConfig = field(default_factory=lambda: NetworkConfig(hidden=128, layers=3))
 
 
@@ -350,6 +353,7 @@ def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
         (config.dxmi.gamma >= 0, "dxmi.gamma must be >= 0"),
         (0 <= config.dxmi.velocity_momentum < 1, "dxmi.velocity_momentum must be in [0, 1)"),
         (0 <= config.dxmi.ema_decay < 1, "dxmi.ema_decay must be in [0, 1)"),
+        (0 <= config.dxmi.energy_ema_decay < 1, "dxmi.energy_ema_decay must be in [0, 1)"),
         (0 <= config.dxmi.lr_final_ratio <= 1, "dxmi.lr_final_ratio must be in [0, 1]"),
         (config.dxmi.last_sigma > 0, "dxmi.last_sigma must be positive"),
         (config.dxmi.policy_updates >= 1, "dxmi.policy_updates must be at least 1"),

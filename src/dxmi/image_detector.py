@@ -30,7 +30,6 @@ from sklearn.utils.validation import check_is_fitted
 from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
 from dxmi.config import ImageConfig, RunConfig
 from dxmi.detector import EnergyDetector, separate_dxmi_config
-from dxmi.ema import make_ema
 
 DETECTOR_STEM = "image_detector"
 
@@ -159,7 +158,7 @@ class ImageDxMIDetector(ImageEnergyDetector):
     def to_config(self) -> ImageConfig:
         """The image config these parameters stand for (separate variant)."""
         config = ImageConfig(
-            dxmi=separate_dxmi_config(self, clip_x0=1.0),
+            dxmi=separate_dxmi_config(self, clip_x0=1.0, energy_ema_decay=float(self.energy_ema)),
             run=RunConfig(seed=int(self.random_state), cpu=self.device == "cpu", progress=False),
         )
         config.unet.block_out_channels = [int(c) for c in self.unet_channels]
@@ -219,14 +218,11 @@ class ImageDxMIDetector(ImageEnergyDetector):
             acc,
             seed=self.random_state,
         )
-        average = make_ema(trainer.energy_m, self.energy_ema) if self.energy_ema > 0 else None
-        self.history_ = []
-        for _ in tqdm(range(config.dxmi.iterations), desc="fit", disable=not self.verbose):
-            self.history_.append(trainer.iteration(x))
-            if average is not None:
-                average.update_parameters(trainer.energy_m)
-        scoring = average.module if average is not None else trainer.energy_m
-        self.energy_ = copy.deepcopy(scoring).eval().requires_grad_(False)
+        self.history_ = [
+            trainer.iteration(x)
+            for _ in tqdm(range(config.dxmi.iterations), desc="fit", disable=not self.verbose)
+        ]
+        self.energy_ = copy.deepcopy(trainer.scoring_energy).eval().requires_grad_(False)
         self.sampler_ = ImageSampler(
             copy.deepcopy(trainer.sampler).eval(), self.image_shape_, schedule
         )

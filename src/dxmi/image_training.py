@@ -426,7 +426,7 @@ def finetune(
         sampler.save(out / "sampler")
         save_checkpoint(
             out / "energy",
-            {"energy": trainer.energy_m.state_dict()},
+            {"energy": trainer.scoring_energy.state_dict()},
             {"config": to_dict(config.energy), "in_channels": channels},
         )
         seed = config.eval.seed

@@ -246,7 +246,10 @@ def train(
 
     # ---- export, evaluate, draw
     model = DxMIModel(
-        config, copy.deepcopy(trainer.sampler).eval(), trainer.energy_m.eval(), standardizer
+        config,
+        copy.deepcopy(trainer.sampler).eval(),
+        copy.deepcopy(trainer.scoring_energy).eval(),
+        standardizer,
     )
     if main:
         model.save(out)
@@ -367,7 +370,10 @@ def fit_points(
         if (it + 1) % config.run.log_every == 0 or it + 1 == cfg.iterations:
             history.append({"iteration": it + 1, **stats})
     model = DxMIModel(
-        config, copy.deepcopy(trainer.sampler).eval(), trainer.energy_m.eval(), standardizer
+        config,
+        copy.deepcopy(trainer.sampler).eval(),
+        copy.deepcopy(trainer.scoring_energy).eval(),
+        standardizer,
     )
     return model, history
 

@@ -126,6 +126,9 @@ class DxMITrainer:
         self.ema = None
         if config.ema_decay > 0:
             self.ema = make_ema(self.policy_m, config.ema_decay)
+        self.energy_ema = None
+        if config.energy_ema_decay > 0:
+            self.energy_ema = make_ema(self.energy_m, config.energy_ema_decay)
 
     # ------------------------------------------------------------------------------------------
     @property
@@ -138,6 +141,13 @@ class DxMITrainer:
         if self.ema is not None and int(self.ema.n_averaged) > 0:
             return self.ema.module
         return self.policy_m
+
+    @property
+    def scoring_energy(self) -> nn.Module:
+        """The energy to export and evaluate: the EMA copy when enabled, else the last iterate."""
+        if self.energy_ema is not None and int(self.energy_ema.n_averaged) > 0:
+            return self.energy_ema.module
+        return self.energy_m
 
     def _generator(self) -> torch.Generator:
         return iteration_generator(
@@ -263,6 +273,8 @@ class DxMITrainer:
         scalars = self._scalars(losses, stats)  # raises before the EMA sees a diverged step
         if self.ema is not None:
             self.ema.update_parameters(self.policy_m)
+        if self.energy_ema is not None:
+            self.energy_ema.update_parameters(self.energy_m)
         self.iteration_count += 1
         return scalars
 
@@ -282,6 +294,8 @@ class DxMITrainer:
             state["opt_value"] = self.opt_value.state_dict()
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
+        if self.energy_ema is not None:
+            state["energy_ema"] = self.energy_ema.state_dict()
         return copy.deepcopy(state)
 
     def load_state_dict(self, state: dict) -> None:
@@ -296,3 +310,5 @@ class DxMITrainer:
             self.opt_value.load_state_dict(state["opt_value"])
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
+        if self.energy_ema is not None:
+            self.energy_ema.load_state_dict(state["energy_ema"])
