@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from common import environment, run_jobs, write_results_json
+from common import commit_label, environment, run_jobs, write_results_json
 from toy2d import QUICK, markdown
 
 KEYS = ["sliced_w2", "energy_distance", "mode_fraction", "mode_kl", "ebm_kl", "ebm_kl_calibrated"]
@@ -116,17 +116,18 @@ def main(argv: list[str] | None = None) -> None:
     args.work.mkdir(parents=True, exist_ok=True)
 
     t0 = time.time()
+    env = environment("cpu", args.workers)
     teachers = [(teacher_job, (args, s)) for s in args.seeds]
     run_jobs(teachers, args.workers, args.work / "teachers.jsonl", lambda a: f"teacher {a[1]}")
     jobs = [(variant_job, (args, n, o, s)) for n, o in variants.items() for s in args.seeds]
     records = run_jobs(jobs, args.workers, args.out / "partial.jsonl", lambda a: f"{a[1]} {a[3]}")
-    env = environment("cpu", args.workers) | {"wall_seconds": round(time.time() - t0, 1)}
+    env["wall_seconds"] = round(time.time() - t0, 1)
     write_results_json(args.out, env, records)
     names = list(variants)
     lines = [
         f"# DxMI ablation: {args.dataset}, T = {args.steps}\n",
         f"`{env['command']}`  \n{env['date']}, {env['machine']}, {env['workers']} workers, "
-        f"torch {env['torch']}, commit {env['git_commit']}, {env['wall_seconds']:.0f} s wall. "
+        f"torch {env['torch']}, commit {commit_label(env)}, {env['wall_seconds']:.0f} s wall. "
         f"Base config {args.config}; medians over seeds {args.seeds} (min-max).\n",
         "| variant | overrides |\n|---|---|",
         *[f"| {n} | {', '.join(o) or '(base)'} |" for n, o in variants.items()],

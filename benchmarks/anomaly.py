@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import environment, read_partial, run_jobs, write_results_json
+from common import commit_label, environment, read_partial, run_jobs, write_results_json
 
 DETECTORS = [
     "dxmi-conv",
@@ -458,6 +458,7 @@ def main(argv: list[str] | None = None) -> None:
             for c in TABULAR[name]
         ]
     t0 = time.time()
+    env = environment("cpu", args.workers)
     if args.from_partial:
         records = [r for r in read_partial(args.out / "partial.jsonl") if r["part"] in args.parts]
     else:
@@ -468,10 +469,7 @@ def main(argv: list[str] | None = None) -> None:
             records = [
                 r for r in read_partial(args.out / "partial.jsonl") if r["part"] in args.parts
             ]
-    env = environment("cpu", args.workers) | {
-        "wall_seconds": round(time.time() - t0, 1),
-        "quick": args.quick,
-    }
+    env |= {"wall_seconds": round(time.time() - t0, 1), "quick": args.quick}
     if args.from_partial:
         env["note"] = "tables made from partial.jsonl (the run's own jobs; wall time not known)"
     energy_picture(records, args.out / "energy_scale.png")
@@ -479,7 +477,7 @@ def main(argv: list[str] | None = None) -> None:
     sections = [
         f"# Anomaly detection and EBM density benchmark\n\n`{env['command']}`  \n{env['date']}, "
         f"{env['machine']}, {env['workers']} workers, torch {env['torch']}, commit "
-        f"{env['git_commit']}, {env['wall_seconds']:.0f} s wall. Seeds {args.seeds}."
+        f"{commit_label(env)}, {env['wall_seconds']:.0f} s wall. Seeds {args.seeds}."
         + (f" Note: {env['note']}." if "note" in env else ""),
         *_section(
             "## One-class MNIST 5k (pixels in [0, 1]; normal = the digit in the first column)",

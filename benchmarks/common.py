@@ -25,21 +25,26 @@ def init_worker() -> None:
     torch.backends.cudnn.benchmark = True
 
 
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+
+
 def environment(device: str, workers: int) -> dict:
-    """Command, date, commit and machine, for the header of a results table."""
+    """Command, date, commit and machine, for the header of a results table. Call it when the
+    run starts: the code that ran is the commit checked out then (plus `git_dirty`, whether
+    tracked files differed from it), not whatever is checked out when the tables are written."""
     import torch
 
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        commit = ""
+    commit = _git("rev-parse", "--short", "HEAD")
     gpu = device == "auto" and torch.cuda.is_available()
     return {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "git_commit": commit,
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores"
         + (f", {torch.cuda.get_device_name(0)}" if gpu else ""),
         "device": device,
@@ -47,6 +52,11 @@ def environment(device: str, workers: int) -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
+
+
+def commit_label(env: dict) -> str:
+    """The commit a results header names, marked when the working tree had other changes."""
+    return env["git_commit"] + (" + uncommitted changes" if env.get("git_dirty") else "")
 
 
 def run_jobs(

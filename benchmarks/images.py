@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import environment, read_partial, run_jobs, write_results_json  # noqa: E402
+from common import commit_label, environment, read_partial, run_jobs, write_results_json  # noqa: E402
 
 BASELINES = ("ddim", "dpmsolver++", "unipc", "ancestral")
 
@@ -183,7 +183,7 @@ def _table(records: list[dict], env: dict) -> str:
         timing += "; DxMI iterations " + ", ".join(f"T={t}: {n}" for t, n in done)
     lines += [
         "",
-        f"{env['command']}; {env['machine']}; {env['date']}; commit {env['git_commit']}{timing}",
+        f"{env['command']}; {env['machine']}; {env['date']}; commit {commit_label(env)}{timing}",
     ]
     return "\n".join(lines)
 

@@ -31,7 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
-from common import environment, init_worker, write_results_json
+from common import commit_label, environment, init_worker, write_results_json
 
 METHODS = [
     "dxmi-shared",
@@ -409,15 +409,13 @@ def main(argv: list[str] | None = None) -> None:
     args.work.mkdir(parents=True, exist_ok=True)
 
     t0 = time.time()
+    env = environment(args.device, args.workers)
     if args.from_partial:
         lines = (args.out / "partial.jsonl").read_text().splitlines()
         records = [json.loads(line) for line in lines if line.strip()]
     else:
         records = run_all(args)
-    env = environment(args.device, args.workers) | {
-        "wall_seconds": round(time.time() - t0, 1),
-        "quick": args.quick,
-    }
+    env |= {"wall_seconds": round(time.time() - t0, 1), "quick": args.quick}
     if args.from_partial:
         env["note"] = "tables made from partial.jsonl of an interrupted run"
 
@@ -427,7 +425,7 @@ def main(argv: list[str] | None = None) -> None:
     write_results_json(args.out, env, records)
     sections = [
         f"# 2D toy benchmark\n\n`{env['command']}`  \n{env['date']}, {env['machine']}, "
-        f"{env['workers']} workers, torch {env['torch']}, commit {env['git_commit']}, "
+        f"{env['workers']} workers, torch {env['torch']}, commit {commit_label(env)}, "
         f"{env['wall_seconds']:.0f} s wall. Medians over seeds {args.seeds} "
         "(min-max in brackets). teacher-1000 and floor do not depend on T.",
         "## Sliced Wasserstein-2 to held-out data (lower is better)",
