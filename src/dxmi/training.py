@@ -245,12 +245,7 @@ def train(
     history = run_loop(trainer, train_x, config, out, writer, evaluate, "dxmi", progress, resume)
 
     # ---- export, evaluate, draw
-    model = DxMIModel(
-        config,
-        copy.deepcopy(trainer.sampler).eval(),
-        copy.deepcopy(trainer.scoring_energy).eval(),
-        standardizer,
-    )
+    model = _export(config, trainer, standardizer)
     if main:
         model.save(out)
         init_model = DxMIModel(config, initial_policy.eval(), model.energy_net, standardizer)
@@ -336,6 +331,17 @@ def run_loop(
     return history
 
 
+def _export(config: Config, trainer: DxMITrainer, standardizer: Standardizer) -> DxMIModel:
+    """The trained model: copies of the sampling policy (EMA when enabled) and of the scoring
+    energy, so that the trainer can go on without changing it."""
+    return DxMIModel(
+        config,
+        copy.deepcopy(trainer.sampler).eval(),
+        copy.deepcopy(trainer.scoring_energy).eval(),
+        standardizer,
+    )
+
+
 def fit_points(
     config: Config, points: np.ndarray, *, progress: bool = False, source: str = "X"
 ) -> tuple[DxMIModel, list[dict]]:
@@ -369,13 +375,7 @@ def fit_points(
         stats = trainer.iteration(train_x)
         if (it + 1) % config.run.log_every == 0 or it + 1 == cfg.iterations:
             history.append({"iteration": it + 1, **stats})
-    model = DxMIModel(
-        config,
-        copy.deepcopy(trainer.sampler).eval(),
-        copy.deepcopy(trainer.scoring_energy).eval(),
-        standardizer,
-    )
-    return model, history
+    return _export(config, trainer, standardizer), history
 
 
 def evaluate_run(model: DxMIModel, init_model: DxMIModel | None, data: PointData) -> dict:

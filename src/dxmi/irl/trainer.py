@@ -111,7 +111,8 @@ class DxMITrainer:
                 self.opt_energy,
                 self.opt_value,
             ) = accelerator.prepare(policy, energy, value, opt_policy, opt_energy, opt_value)
-        # Base learning rate of every parameter group, for the schedule (lr_factor).
+        # Base learning rate of every parameter group, for the schedule (lr_factor); keyed by
+        # identity because the shared variant's energy and value optimisers are one object.
         self._optimizers = {id(o): o for o in (self.opt_policy, self.opt_energy, self.opt_value)}
         self._base_lrs = {
             key: [g["lr"] for g in opt.param_groups] for key, opt in self._optimizers.items()
