@@ -58,7 +58,7 @@ def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: 
     import torch
 
     from dxmi.diffusion.solvers import solver_sample
-    from dxmi.image_training import timed_samples
+    from dxmi.image_training import timed_samples, warmup_size
     from dxmi.networks.unet import UNetEpsilon, load_unet_teacher
     from dxmi.plots import save_image_grid
 
@@ -67,9 +67,9 @@ def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: 
     unet, schedule = load_unet_teacher(Path(out) / "teacher" / "teacher")
     device = "cuda" if torch.cuda.is_available() and not config.run.cpu else "cpu"
     eps = UNetEpsilon(unet.to(device).eval())
-    gen = torch.Generator(device).manual_seed(config.eval.seed)
 
     def draw(n: int) -> np.ndarray:
+        gen = torch.Generator(device).manual_seed(config.eval.seed)  # per call: see timed_samples
         parts = []
         for i in range(0, n, config.eval.batch_size):
             m = min(config.eval.batch_size, n - i)
@@ -87,7 +87,8 @@ def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: 
         return np.concatenate(parts)
 
     with torch.no_grad():
-        x, secs = timed_samples(draw, config.eval.n_samples)
+        warmup = warmup_size(device, steps, config.eval.batch_size)
+        x, secs = timed_samples(draw, config.eval.n_samples, warmup)
     name = "teacher" if steps == schedule.num_train_timesteps else solver
     save_image_grid(x[:64], Path(out) / "grids" / f"{name}-{steps}.png")
     return [_record(name, steps, 0, scorer.score(x), secs)]

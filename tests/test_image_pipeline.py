@@ -15,7 +15,7 @@ import pytest
 from dxmi.checkpoint import CheckpointError, load_checkpoint
 from dxmi.cli import main
 from dxmi.config import ImageConfig, load_config
-from dxmi.image_training import ImageSampler, finetune, pretrain
+from dxmi.image_training import ImageSampler, finetune, pretrain, timed_samples, warmup_size
 from dxmi.training import RunDirError
 
 TINY_IMAGES = [
@@ -128,3 +128,18 @@ def test_sampler_load_errors(tmp_path):
     (tmp_path / "sampler.json").write_text("{}")
     with pytest.raises(CheckpointError, match="unusable sampler record"):
         ImageSampler.load(tmp_path)
+
+
+def test_sampler_timing_warms_up_only_where_it_pays():
+    # a GPU at few steps warms up on one batch; the CPU and the 1000-step sampler do not
+    assert warmup_size("cuda", 4, 500) == 500
+    assert warmup_size("cuda", 1000, 500) == 0
+    assert warmup_size("cpu", 4, 500) == 0
+    calls: list[int] = []
+
+    def draw(n: int) -> np.ndarray:
+        calls.append(n)
+        return np.zeros((n, 1, 2, 2))
+
+    x, secs = timed_samples(draw, 10, warmup=3)
+    assert calls == [3, 10] and x.shape[0] == 10 and secs >= 0
