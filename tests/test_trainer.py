@@ -192,3 +192,20 @@ def test_energy_ema_is_the_scoring_energy_and_resumes_exactly(tiny_overrides):
     off = _trainer(load_config(None, tiny_overrides))
     off.iteration(_data())
     assert off.scoring_energy is off.energy_m
+
+
+@pytest.mark.parametrize("variant", ["shared", "separate"])
+def test_td_update_mean_takes_one_value_step_per_iteration(tiny_overrides, variant):
+    steps = {}
+    for mode in ("per_step", "mean"):
+        config = load_config(
+            None, tiny_overrides + [f"dxmi.variant={variant}", f"dxmi.td_update={mode}"]
+        )
+        tr = _trainer(config)
+        stats = tr.iteration(_data())
+        param = next(tr.value_m.parameters())
+        steps[mode] = int(tr.opt_value.state[param]["step"])
+        assert stats["value_grad_norm"] > 0
+    T = config.dxmi.steps
+    ebm = 1 if variant == "shared" else 0  # shared: the EBM step uses the same optimiser
+    assert steps == {"per_step": T + ebm, "mean": 1 + ebm}

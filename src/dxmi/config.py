@@ -79,6 +79,10 @@ class DxMIConfig:
         0.0  # max grad norm of the energy (0 disables; reference separate: 0.1)
     )
     policy_updates: int = 1  # sampler steps per iteration (CIFAR 1, ImageNet T)
+    # TD value updates per iteration: "per_step" takes one optimiser step per t (the reference:
+    # T steps, sweeping t = T-1 down to 0); "mean" takes one step on the TD loss averaged over t.
+    # In the shared variant the one network then takes one TD step per EBM step instead of T.
+    td_update: Literal["per_step", "mean"] = "per_step"
     value_warmup: int = 0  # iterations before the first sampler step (not in the reference)
     last_sigma: float = 1e-3  # noise of the last step (fixed in the reference)
     learn_last_sigma: bool = False  # learn the last step's sigma too (not in the reference)

@@ -225,9 +225,10 @@ class DxMITrainer:
         )
         stats.update(e_data=e_pos.mean(), e_sample=e_neg.mean())
 
-        # 4. Value steps (TD), t = T-1 down to 0, one optimiser step each.
+        # 4. Value steps (TD), t = T-1 down to 0: one optimiser step each (the reference), or
+        #    one step on their mean (td_update = "mean"; see the config field).
         log_sigma = self.policy_m.log_sigma.detach()
-        td = []
+        td, td_norms = [], []
         for t in reversed(range(T)):
             t_vec = torch.full((B,), t, device=acc.device, dtype=torch.long)
             with torch.no_grad(), acc.autocast():
@@ -244,9 +245,14 @@ class DxMITrainer:
             with acc.autocast():
                 v = self.value(states[t]) if self.shared else self.value(states[t], t_vec)
                 loss_v = td_loss(v.float(), target)
-            self._step(loss_v, self.opt_value, value_params, 0.0)
-            td.append(loss_v.detach())
-        losses["loss_value"] = torch.stack(td).mean()
+            if cfg.td_update == "per_step":
+                td_norms.append(self._step(loss_v, self.opt_value, value_params, 0.0))
+                loss_v = loss_v.detach()
+            td.append(loss_v)
+        if cfg.td_update == "mean":
+            td_norms.append(self._step(torch.stack(td).mean(), self.opt_value, value_params, 0.0))
+        losses["loss_value"] = torch.stack(td).detach().mean()
+        stats["value_grad_norm"] = torch.stack(td_norms).max()
 
         # 5. Policy step(s) on minibatches of stored states, fresh reparameterised noise
         #    (none during the value warm-up, so a fresh value network can fit first).
