@@ -206,6 +206,14 @@ def main() -> None:
     )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--set", action="append", default=[], help="config override (repeatable)")
+    ap.add_argument(
+        "--set-at",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("T", "KEY=VALUE"),
+        help="config override for the DxMI runs at T steps only (repeatable)",
+    )
     ap.add_argument("--no-teacher-1000", action="store_true", help="skip the 1000-step teacher")
     ap.add_argument(
         "--dxmi-only",
@@ -244,8 +252,11 @@ def main() -> None:
         # longest first (DxMI at the largest T, then the 1000-step teacher), so that parallel
         # workers end together
         seeds_at = {spec[0]: spec[1:] for spec in args.seeds_at}
+        set_at: dict[int, list[str]] = {}
+        for t, kv in args.set_at:
+            set_at.setdefault(int(t), []).append(kv)
         jobs = [
-            (dxmi_job, (args.config, args.set, str(out), steps, s))
+            (dxmi_job, (args.config, [*args.set, *set_at.get(steps, [])], str(out), steps, s))
             for steps in sorted(args.steps, reverse=True)
             for s in seeds_at.get(steps, args.seeds)
         ]
