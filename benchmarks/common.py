@@ -75,6 +75,24 @@ def commit_label(env: dict) -> str:
     return env["git_commit"] + (" + uncommitted changes" if env.get("git_dirty") else "")
 
 
+def add_override_arguments(parser, at_help: str) -> None:
+    """``--set KEY=VALUE`` (every run) and ``--set-at T KEY=VALUE`` (the runs at T steps)."""
+    parser.add_argument("--set", action="append", default=[], help="config override, repeatable")
+    parser.add_argument(
+        "--set-at",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("T", "KEY=VALUE"),
+        help=at_help,
+    )
+
+
+def overrides_at(args, steps: int) -> list[str]:
+    """The ``--set`` overrides, then the ``--set-at`` ones for T = steps."""
+    return [*args.set, *[kv for t, kv in args.set_at if int(t) == steps]]
+
+
 def run_jobs(
     jobs: Iterable[tuple[Callable[..., list[dict]], tuple]],
     workers: int,

@@ -25,7 +25,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import commit_label, environment, read_partial, run_jobs, write_results_json  # noqa: E402
+from common import (  # noqa: E402
+    add_override_arguments,
+    commit_label,
+    environment,
+    overrides_at,
+    read_partial,
+    run_jobs,
+    write_results_json,
+)
 
 BASELINES = ("ddim", "dpmsolver++", "unipc", "ancestral")
 
@@ -205,15 +213,7 @@ def main() -> None:
         help="DxMI seeds at one T, replacing --seeds there: --seeds-at 4 0 1 2 (repeatable)",
     )
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--set", action="append", default=[], help="config override (repeatable)")
-    ap.add_argument(
-        "--set-at",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("T", "KEY=VALUE"),
-        help="config override for the DxMI runs at T steps only (repeatable)",
-    )
+    add_override_arguments(ap, "config override for the DxMI runs at T steps only, repeatable")
     ap.add_argument("--no-teacher-1000", action="store_true", help="skip the 1000-step teacher")
     ap.add_argument(
         "--dxmi-only",
@@ -252,11 +252,8 @@ def main() -> None:
         # longest first (DxMI at the largest T, then the 1000-step teacher), so that parallel
         # workers end together
         seeds_at = {spec[0]: spec[1:] for spec in args.seeds_at}
-        set_at: dict[int, list[str]] = {}
-        for t, kv in args.set_at:
-            set_at.setdefault(int(t), []).append(kv)
         jobs = [
-            (dxmi_job, (args.config, [*args.set, *set_at.get(steps, [])], str(out), steps, s))
+            (dxmi_job, (args.config, overrides_at(args, steps), str(out), steps, s))
             for steps in sorted(args.steps, reverse=True)
             for s in seeds_at.get(steps, args.seeds)
         ]

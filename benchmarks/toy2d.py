@@ -31,7 +31,14 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
-from common import commit_label, environment, init_worker, write_results_json
+from common import (
+    add_override_arguments,
+    commit_label,
+    environment,
+    init_worker,
+    overrides_at,
+    write_results_json,
+)
 
 METHODS = [
     "dxmi-shared",
@@ -80,8 +87,7 @@ def _config(args, dataset: str, seed: int, steps: int, extra: list[str] = ()):
         f"dxmi.steps={steps}",
         "run.progress=false",
         f"run.cpu={args.device == 'cpu'}",
-        *args.set,
-        *[kv for t, kv in args.set_at if int(t) == steps],
+        *overrides_at(args, steps),
         *extra,
     ]
     return load_config(args.config, (QUICK if args.quick else []) + overrides)
@@ -373,15 +379,7 @@ def main(argv: list[str] | None = None) -> None:
         default="cpu",
         help="auto: every job on the GPU when there is one",
     )
-    p.add_argument("--set", action="append", default=[], help="config override, repeatable")
-    p.add_argument(
-        "--set-at",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("T", "KEY=VALUE"),
-        help="config override for the runs at T steps only, repeatable",
-    )
+    add_override_arguments(p, "config override for the runs at T steps only, repeatable")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/toy2d"))
     p.add_argument(
         "--work",

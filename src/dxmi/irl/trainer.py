@@ -247,7 +247,6 @@ class DxMITrainer:
                 loss_v = td_loss(v.float(), target)
             if cfg.td_update == "per_step":
                 td_norms.append(self._step(loss_v, self.opt_value, value_params, 0.0))
-                loss_v = loss_v.detach()
             td.append(loss_v)
         if cfg.td_update == "mean":
             td_norms.append(self._step(torch.stack(td).mean(), self.opt_value, value_params, 0.0))
