@@ -10,8 +10,9 @@ Three parts, each over several seeds, every method on the same splits and the sa
               wine and digits (each class in turn normal). Features standardised on the
               normal training rows. AUROC and average precision.
     density   8gaussians: grid KL / TV of the EBM's exp(-E/T) to the true density, DxMI
-              (configs/8gaussians.yaml, teacher included) against the Langevin EBM given the
-              same wall-clock time; the energy scale over training, as a picture.
+              (--config, teacher included; --density-set KEY=VALUE overrides its keys)
+              against the Langevin EBM given the same wall-clock time; the energy scale over
+              training, as a picture.
 
 Methods: dxmi (DxMIDetector, MLP energy on pixel rows), dxmi-conv (mnist14 only),
 langevin-ebm (short-run Langevin CD, same energy MLP),
@@ -20,6 +21,8 @@ deepsvdd and autoencoder (PyOD).
 
     python benchmarks/anomaly.py --workers 2                 # everything (about an hour)
     python benchmarks/anomaly.py --parts tabular --quick     # a smoke run
+    python benchmarks/anomaly.py --parts density --density-set dxmi.td_update=mean \
+        --density-set dxmi.gamma=2                           # the EBM settings (README)
 """
 
 from __future__ import annotations
@@ -210,19 +213,28 @@ def detection_job(
     return records
 
 
-def density_job(seed: int, config_path: str, quick: bool):
-    """DxMI's EBM (teacher + DxMI, timed) and the Langevin EBM for the same time, on one seed."""
+def density_job(seed: int, config_path: str, quick: bool, sets: tuple[str, ...], out: str):
+    """DxMI's EBM (teacher + DxMI, timed) and the Langevin EBM for the same time, on one seed;
+    `sets` are config overrides (KEY=VALUE) for DxMI. Draws both densities beside the truth
+    (OUT/density-s{seed}.png)."""
     import torch
 
     from dxmi.baselines import LangevinConfig, train_langevin_ebm
     from dxmi.baselines.langevin_ebm import energy_numpy
     from dxmi.config import load_config
     from dxmi.data import Standardizer, sample_toy
-    from dxmi.evaluation import density_metrics, energy_temperature
+    from dxmi.evaluation import density_metrics, energy_temperature, reference_log_density
     from dxmi.networks import EnergyMLP
+    from dxmi.plots import plot_grid_densities
     from dxmi.training import fit_points
 
-    overrides = [f"run.seed={seed}", "run.progress=false", "run.cpu=true", "run.log_every=25"]
+    overrides = [
+        *sets,
+        f"run.seed={seed}",
+        "run.progress=false",
+        "run.cpu=true",
+        "run.log_every=25",
+    ]
     if quick:
         overrides += ["teacher.iterations=50", "dxmi.iterations=30", "eval.grid_size=50"]
     config = load_config(config_path, overrides)
@@ -238,6 +250,7 @@ def density_job(seed: int, config_path: str, quick: bool):
             "seed": seed,
             "seconds": round(dxmi_seconds, 1),
             "iterations": config.dxmi.iterations,
+            "overrides": list(sets),
             "temperature": temp,
             **density_metrics(model.energy, "8gaussians", config.eval, temp),
             "trace": [
@@ -273,6 +286,17 @@ def density_job(seed: int, config_path: str, quick: bool):
             **density_metrics(energy_fn, "8gaussians", config.eval, 1.0),
             "trace": [[h["seconds"] / seconds, h["e_data"], h["e_sample"]] for h in hist],
         }
+    )
+    grid, log_p = reference_log_density("8gaussians", config.eval)
+    kl = {r["method"]: r["ebm_kl"] for r in records}
+    plot_grid_densities(
+        {
+            "true density": log_p,
+            f"DxMI EBM, exp(-E / {temp:g}): KL {kl['dxmi']:.3f}": -model.energy(grid) / temp,
+            f"Langevin EBM, exp(-E): KL {kl['langevin-ebm']:.3f}": -energy_fn(grid),
+        },
+        config.eval.grid_extent,
+        Path(out) / f"density-s{seed}.png",
     )
     return records
 
@@ -423,6 +447,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="KEY=VALUE",
         help="override a DxMIDetector parameter in the mnist and tabular parts (repeatable)",
     )
+    p.add_argument(
+        "--density-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of --config in the density part (repeatable)",
+    )
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     from dxmi.detector import detector_from_config
@@ -437,7 +468,17 @@ def main(argv: list[str] | None = None) -> None:
     jobs = []
     # density jobs first: they are the longest
     if "density" in args.parts:
-        jobs += [(density_job, (seed, args.config, args.quick)) for seed in args.seeds]
+        from dxmi.config import ConfigError, load_config
+
+        try:  # a bad key or value: a one-line error before any work
+            load_config(args.config, args.density_set)
+        except ConfigError as err:
+            raise SystemExit(str(err)) from None
+        sets = tuple(args.density_set)
+        jobs += [
+            (density_job, (seed, args.config, args.quick, sets, str(args.out)))
+            for seed in args.seeds
+        ]
     for part in ("mnist", "mnist14"):
         if part not in args.parts:
             continue

@@ -74,6 +74,43 @@ def plot_energy(
     plt.close(fig)
 
 
+def plot_grid_densities(
+    named_log_q: dict[str, np.ndarray], extent: float, path: str | Path
+) -> None:
+    """Densities on a square grid over [-extent, extent]^2, side by side, each normalised over
+    the grid and drawn on one shared colour scale (so a flatter model looks dimmer).
+
+    `named_log_q` maps a title to unnormalised log-densities on the grid of
+    `metrics.density.make_grid` (size^2 values, rows = y), e.g. the truth and -E / T of EBMs.
+    """
+    from scipy.special import log_softmax
+
+    probs = {}
+    for name, log_q in named_log_q.items():
+        v = np.asarray(log_q, np.float64).ravel()
+        size = int(round(np.sqrt(v.size)))
+        if size * size != v.size:
+            raise ValueError(f"{name}: {v.size} values are not a square grid")
+        probs[name] = np.exp(log_softmax(v)).reshape(size, size)
+    top = max(p.max() for p in probs.values())
+    fig, axes = plt.subplots(1, len(probs), figsize=(3.3 * len(probs), 3.3), squeeze=False)
+    for ax, (name, p) in zip(axes[0], probs.items()):
+        ax.imshow(
+            p,
+            origin="lower",
+            extent=(-extent, extent, -extent, extent),
+            cmap="magma",
+            vmin=0,
+            vmax=top,
+        )
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_curves(
     history: Sequence[dict], path: str | Path, keys: Sequence[str] | None = None
 ) -> None:
