@@ -266,7 +266,8 @@ def main() -> None:
                 for steps in args.steps
                 for b in BASELINES
             ]
-        earlier = read_partial(out / "partial.jsonl") if args.dxmi_only else []
+        partial = out / "partial.jsonl"
+        earlier = read_partial(partial) if args.dxmi_only and partial.is_file() else []
         records = earlier + run_jobs(
             jobs,
             args.workers,
