@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from scipy.special import log_softmax  # noqa: E402
 
 
 def _scatter(ax, pts: np.ndarray, title: str, extent: float, color: str = "C0") -> None:
@@ -83,8 +84,6 @@ def plot_grid_densities(
     `named_log_q` maps a title to unnormalised log-densities on the grid of
     `metrics.density.make_grid` (size^2 values, rows = y), e.g. the truth and -E / T of EBMs.
     """
-    from scipy.special import log_softmax
-
     probs = {}
     for name, log_q in named_log_q.items():
         v = np.asarray(log_q, np.float64).ravel()
