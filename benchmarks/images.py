@@ -88,6 +88,7 @@ def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: 
                 solver,
                 steps,
                 clip_x0=config.dxmi.clip_x0,
+                spacing=config.dxmi.timestep_spacing,  # the noise levels DxMI's policy visits
                 generator=gen,
                 **schedule.to_dict(),
             )
@@ -99,7 +100,8 @@ def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: 
         x, secs = timed_samples(draw, config.eval.n_samples, warmup)
     name = "teacher" if steps == schedule.num_train_timesteps else solver
     save_image_grid(x[:64], Path(out) / "grids" / f"{name}-{steps}.png")
-    return [_record(name, steps, 0, scorer.score(x), secs)]
+    record = _record(name, steps, 0, scorer.score(x), secs)
+    return [{**record, "spacing": config.dxmi.timestep_spacing if name != "teacher" else None}]
 
 
 def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int) -> list[dict]:

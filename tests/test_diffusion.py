@@ -168,3 +168,46 @@ def test_solvers_clip_x0_keeps_samples_in_range(solver):
         OracleEps(3.0), noise, solver, 10, clip_x0=1.0, generator=torch.Generator().manual_seed(1)
     )
     assert x.abs().max().item() <= 1.0 + 0.05
+
+
+def test_unipc_explicit_timesteps_are_set_the_way_diffusers_sets_its_own():
+    """At linear spacing, pointing UniPC at explicit timesteps reproduces diffusers' own
+    "trailing" timesteps and noise levels, so the same code is trusted at quadratic spacing."""
+    from dxmi.diffusion.solvers import _set_unipc_timesteps, make_scheduler
+
+    own = make_scheduler("unipc", 10, 1000, 1e-4, 0.02)
+    ours = make_scheduler("unipc", 10, 1000, 1e-4, 0.02)
+    _set_unipc_timesteps(ours, select_timesteps(1000, 10, "linear"))
+    assert ours.timesteps.tolist() == own.timesteps.tolist()
+    torch.testing.assert_close(ours.sigmas, own.sigmas)
+    quad = make_scheduler("unipc", 10, 1000, 1e-4, 0.02, spacing="quadratic")
+    assert quad.timesteps.tolist() == select_timesteps(1000, 10, "quadratic")
+
+
+def test_ddim_at_quadratic_spacing_is_the_ddim_update():
+    """DDIM at quadratic spacing (first-order DPM-Solver++) equals the deterministic DDIM
+    update written out: x' = sqrt(ab') x0 + sqrt(1 - ab') eps, ab' = 1 after the last step."""
+    eps_model, ab = OracleEps(2.0), linear_alphas_cumprod().float()
+    noise = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))
+    ts = select_timesteps(1000, 6, "quadratic")
+    x = noise
+    for i, t in enumerate(ts):
+        eps = eps_model(x, torch.full((x.shape[0],), t))
+        x0 = (x - (1 - ab[t]).sqrt() * eps) / ab[t].sqrt()
+        ab_next = ab[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0)
+        x = ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps
+    ours = solver_sample(eps_model, noise, "ddim", 6, spacing="quadratic")
+    torch.testing.assert_close(ours, x, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("solver", "rel"), [("ddim", 0.12), ("dpmsolver++", 0.02), ("unipc", 0.02), ("ancestral", 0.2)]
+)
+def test_solvers_at_quadratic_spacing_recover_a_gaussian(solver, rel):
+    """The quadratic-spacing samplers visit the right noise levels: with the exact noise
+    predictor for N(0, s^2) they land near std s at 20 steps, the first-order ones (DDIM,
+    ancestral: error O(1 / steps), about 9% and 15% here) less near than the others."""
+    noise = torch.randn(20000, 2, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(1)
+    x = solver_sample(OracleEps(3.0), noise, solver, 20, spacing="quadratic", generator=gen)
+    assert x.std().item() == pytest.approx(3.0, rel=rel)

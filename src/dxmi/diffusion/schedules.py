@@ -21,8 +21,11 @@ def linear_alphas_cumprod(
     return torch.cumprod(1.0 - betas, dim=0)
 
 
+Spacing = Literal["linear", "quadratic"]
+
+
 def select_timesteps(
-    num_train_timesteps: int, steps: int, spacing: Literal["linear", "quadratic"] = "linear"
+    num_train_timesteps: int, steps: int, spacing: Spacing = "linear"
 ) -> list[int]:
     """T teacher timesteps, descending, the first always the noisiest (N - 1).
 
