@@ -110,6 +110,12 @@ def plot_grid_densities(
     plt.close(fig)
 
 
+def logged_series(history: Sequence[dict], key: str) -> tuple[list[int], list[float]]:
+    """The iterations at which `key` was logged, and its values there."""
+    rows = [h for h in history if key in h]
+    return [h["iteration"] for h in rows], [h[key] for h in rows]
+
+
 def plot_curves(
     history: Sequence[dict], path: str | Path, keys: Sequence[str] | None = None
 ) -> None:
@@ -121,9 +127,12 @@ def plot_curves(
     cols = 3
     rows = (len(keys) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
-    it = [h["iteration"] for h in history]
     for ax, key in zip(axes.ravel(), keys):
-        ax.plot(it, [h.get(key, np.nan) for h in history], lw=1)
+        it, values = logged_series(history, key)
+        # sparse scalars (FID every few hundred iterations) get markers: a line through the
+        # gaps would need NaNs between the points, and matplotlib draws nothing for those
+        sparse = len(it) < len(history) / 2
+        ax.plot(it, values, lw=1, marker="o" if sparse else None, ms=3)
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("iteration", fontsize=8)
     for ax in axes.ravel()[len(keys) :]:
