@@ -27,7 +27,8 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/anomaly.py
 
 benchmark-images: $(STAMP)
-	$(BIN)/python benchmarks/images.py --config configs/mnist-cpu.yaml --out benchmarks/results/images-cpu
+	$(BIN)/python benchmarks/images.py --config configs/mnist-cpu.yaml --seeds 0 1 2 --workers 2 \
+		--out benchmarks/results/images-cpu-3seeds
 
 clean:
 	rm -rf runs .pytest_cache
