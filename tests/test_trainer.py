@@ -194,6 +194,28 @@ def test_energy_ema_is_the_scoring_energy_and_resumes_exactly(tiny_overrides):
     assert off.scoring_energy is off.energy_m
 
 
+def test_uniform_sampler_average_from_its_start_and_resumes_exactly(tiny_overrides):
+    config = load_config(None, tiny_overrides + ["dxmi.average_start=2"])
+    tr = _trainer(config)
+    iterates = []
+    for _ in range(5):
+        tr.iteration(_data())
+        iterates.append(_flat(tr.policy_m).clone())
+        if len(iterates) <= 2:  # iterations 0 and 1 come before the start: the live policy
+            assert tr.sampler is tr.policy_m
+    # the plain mean of the weights after iterations 2, 3 and 4, each weighed alike
+    expected = torch.stack(iterates[2:]).mean(0)
+    assert torch.allclose(_flat(tr.sampler), expected, atol=1e-6)
+    assert not torch.allclose(_flat(tr.sampler), iterates[-1])
+    b = _trainer(config, seed=0)
+    b.load_state_dict(tr.state_dict())
+    tr.iteration(_data())
+    b.iteration(_data())
+    assert torch.equal(_flat(tr.sampler), _flat(b.sampler))
+    with pytest.raises(ValueError, match="not both"):
+        load_config(None, tiny_overrides + ["dxmi.average_start=2", "dxmi.ema_decay=0.9"])
+
+
 @pytest.mark.parametrize("variant", ["shared", "separate"])
 def test_td_update_mean_takes_one_value_step_per_iteration(tiny_overrides, variant):
     steps = {}

@@ -92,6 +92,10 @@ class DxMIConfig:
     # dxmi.ema (decay min(d, (1 + n) / (10 + n)) at update n) a decay d only binds after about
     # 9 / (1 - d) iterations: 0.99 and 0.995 give the same sampler up to 890 iterations.
     ema_decay: float = 0.0
+    # Uniform (SWA-style) average of the sampler weights from this iteration on, used for
+    # sampling instead of the EMA (0 = off). Unlike the EMA, whose warm-up averages only the
+    # last ~n/9 of n iterations, it weighs every iteration after the start alike.
+    average_start: int = 0
     # EMA of the energy weights: the EBM that is exported, scored and evaluated (0 = the last
     # iterate, the reference). The energy chases the sampler, GAN-like; its average is steadier.
     energy_ema_decay: float = 0.0
@@ -361,6 +365,11 @@ def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
         (0 <= config.dxmi.velocity_momentum < 1, "dxmi.velocity_momentum must be in [0, 1)"),
         (0 <= config.dxmi.ema_decay < 1, "dxmi.ema_decay must be in [0, 1)"),
         (0 <= config.dxmi.energy_ema_decay < 1, "dxmi.energy_ema_decay must be in [0, 1)"),
+        (config.dxmi.average_start >= 0, "dxmi.average_start must be non-negative"),
+        (
+            config.dxmi.average_start == 0 or config.dxmi.ema_decay == 0,
+            "set dxmi.ema_decay or dxmi.average_start (the sampler average), not both",
+        ),
         (0 <= config.dxmi.lr_final_ratio <= 1, "dxmi.lr_final_ratio must be in [0, 1]"),
         (config.dxmi.last_sigma > 0, "dxmi.last_sigma must be positive"),
         (config.dxmi.policy_updates >= 1, "dxmi.policy_updates must be at least 1"),

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from dxmi.config import DxMIConfig
 from dxmi.diffusion.policy import GaussianPolicy
@@ -124,9 +125,11 @@ class DxMITrainer:
         self.value_m: nn.Module = accelerator.unwrap_model(self.value)
         # s_t^2 starts at the schedule's forward-step variance beta_t (notes, section 3).
         self.s2 = self.policy_m.beta.detach().clone().clamp(min=1e-8)
-        self.ema = None
+        self.ema = None  # the sampler's average: an EMA, or uniform from average_start
         if config.ema_decay > 0:
             self.ema = make_ema(self.policy_m, config.ema_decay)
+        elif config.average_start > 0:
+            self.ema = AveragedModel(self.policy_m)  # no avg_fn: the running mean
         self.energy_ema = None
         if config.energy_ema_decay > 0:
             self.energy_ema = make_ema(self.energy_m, config.energy_ema_decay)
@@ -138,7 +141,7 @@ class DxMITrainer:
 
     @property
     def sampler(self) -> GaussianPolicy:
-        """The policy used for sampling and evaluation: the EMA copy when enabled."""
+        """The policy used for sampling and evaluation: its average (EMA or uniform) when on."""
         if self.ema is not None and int(self.ema.n_averaged) > 0:
             return self.ema.module
         return self.policy_m
@@ -277,7 +280,7 @@ class DxMITrainer:
         stats["sigma_first"] = self.policy_m.log_sigma[0].exp()
         stats["lr_factor"] = torch.tensor(factor, device=acc.device)
         scalars = self._scalars(losses, stats)  # raises before the EMA sees a diverged step
-        if self.ema is not None:
+        if self.ema is not None and self.iteration_count >= cfg.average_start:
             self.ema.update_parameters(self.policy_m)
         if self.energy_ema is not None:
             self.energy_ema.update_parameters(self.energy_m)
