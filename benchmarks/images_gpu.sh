@@ -2,7 +2,7 @@
 # The GPU image benchmark as it runs for the README (one H100 / H200, at most 10 minutes):
 # configs/mnist-gpu.yaml with DxMI at T = 4 and T = 10, one seed each (three seeds do not fit
 # the 10 minutes at the measured speeds).
-#   bash benchmarks/images_gpu.sh [OUT]
+#   bash benchmarks/images_gpu.sh [OUT [images.py options...]]   e.g. OUT --set eval.every=100
 # SMOKE=1 first runs every kind of job at toy size, so that a broken environment fails before
 # the teacher trains; it costs about 2 minutes on a fresh machine (CUDA start-up and cuDNN
 # autotuning in every worker), a fifth of the budget, so it is off by default. Without it a
@@ -11,6 +11,7 @@ set -euo pipefail
 export PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 OUT=${1:-benchmarks/results/images-gpu}
+shift $(( $# > 0 ))  # the rest goes to benchmarks/images.py
 if [[ "${SMOKE:-0}" == 1 ]]; then
   SMOKE_DIR=$(mktemp -d)
   timeout "${SMOKE_TIMEOUT:-180}" "$PY" benchmarks/images.py --config configs/mnist-gpu.yaml \
@@ -21,4 +22,4 @@ if [[ "${SMOKE:-0}" == 1 ]]; then
   echo "smoke run passed"
 fi
 timeout "${FULL_TIMEOUT:-540}" "$PY" benchmarks/images.py --config configs/mnist-gpu.yaml \
-  --out "$OUT" --workers 2 --steps 4 10 --seeds 0
+  --out "$OUT" --workers 2 --steps 4 10 --seeds 0 "$@"
