@@ -237,7 +237,7 @@ def main() -> None:
     if not args.from_partial:
         import torch
 
-        from dxmi.image_training import pretrain
+        from dxmi.image_training import finished_teacher, pretrain
 
         # one thread: for this small UNet two threads ran at half the speed of one (1.0 vs
         # 2.3 iterations/s on the 2-core machine)
@@ -247,12 +247,13 @@ def main() -> None:
             env["gpu"] = torch.cuda.get_device_name(0)
         config = _config(args.config, args.set)
         began = time.perf_counter()
-        pretrain(
-            dataclasses.replace(config, run=dataclasses.replace(config.run, progress=True)),
-            out / "teacher",
-            resume=True,
-        )
-        env["teacher_minutes"] = (time.perf_counter() - began) / 60
+        if finished_teacher(config, out / "teacher") is None:  # else reuse it as it is
+            pretrain(
+                dataclasses.replace(config, run=dataclasses.replace(config.run, progress=True)),
+                out / "teacher",
+                resume=True,
+            )
+            env["teacher_minutes"] = (time.perf_counter() - began) / 60
         teacher_metrics = json.loads((out / "teacher" / "metrics.json").read_text())
         env["teacher_iterations"] = teacher_metrics["iterations"]
         # longest first (DxMI at the largest T, then the 1000-step teacher), so that parallel

@@ -15,7 +15,14 @@ import pytest
 from dxmi.checkpoint import CheckpointError, load_checkpoint
 from dxmi.cli import main
 from dxmi.config import ImageConfig, load_config
-from dxmi.image_training import ImageSampler, finetune, pretrain, timed_samples, warmup_size
+from dxmi.image_training import (
+    ImageSampler,
+    finetune,
+    finished_teacher,
+    pretrain,
+    timed_samples,
+    warmup_size,
+)
 from dxmi.training import RunDirError
 
 TINY_IMAGES = [
@@ -69,6 +76,13 @@ def test_pretrain_time_limit(tmp_path):
     assert metrics["stopped_by_time"] and 0 < metrics["iterations"] < 100000
     assert state["iteration"] == metrics["iterations"]
     assert (tmp_path / "t" / "teacher" / "config.json").is_file()
+    # a teacher stopped by its time limit is finished: reused as it is, never trained on
+    config = load_config(None, sets, cls=ImageConfig)
+    assert finished_teacher(config, tmp_path / "t") == tmp_path / "t" / "teacher"
+    assert finished_teacher(config, tmp_path / "none") is None
+    other = load_config(None, [*sets, "teacher.lr=0.001"], cls=ImageConfig)
+    with pytest.raises(RunDirError, match="incompatible config.*teacher.lr"):
+        finished_teacher(other, tmp_path / "t")
 
 
 def test_finetune_improves_few_step_fid(teacher, tmp_path):

@@ -47,6 +47,7 @@ from dxmi.plots import plot_curves, save_image_chain, save_image_grid
 from dxmi.training import (
     RunDirError,
     TimeLimit,
+    check_run_config,
     log_record,
     prepare_run_dir,
     read_history,
@@ -55,6 +56,7 @@ from dxmi.training import (
 )
 
 PRETRAIN_SECTIONS = ("data", "unet", "teacher")
+PRETRAIN_FREE = {("teacher", "iterations"), ("teacher", "max_minutes")}  # may change on resume
 FINETUNE_SECTIONS = ("data", "teacher", "dxmi", "energy")
 
 
@@ -220,7 +222,7 @@ def pretrain(
             resume,
             overwrite,
             PRETRAIN_SECTIONS,
-            {("teacher", "iterations"), ("teacher", "max_minutes")},
+            PRETRAIN_FREE,
         )
     acc.wait_for_everyone()
     set_seed(config.run.seed)
@@ -329,6 +331,20 @@ def pretrain(
         )
     acc.wait_for_everyone()
     return teacher_dir
+
+
+def finished_teacher(config: ImageConfig, out_dir: str | Path) -> Path | None:
+    """The teacher of a finished `pretrain` run in `out_dir`, or None if there is none yet.
+
+    A run stopped by ``teacher.max_minutes`` counts as finished: resuming it with `pretrain`
+    would train on to ``teacher.iterations``, which a benchmark that reuses a teacher must not
+    do. Raises `RunDirError` if the run was made with other data, UNet or teacher settings.
+    """
+    out = Path(out_dir)
+    if not (out / "metrics.json").is_file():
+        return None
+    check_run_config(out, config, PRETRAIN_SECTIONS, PRETRAIN_FREE)
+    return out / "teacher"
 
 
 def _draw_teacher(unet, schedule: Schedule, shape, path: Path, seed: int) -> None:

@@ -70,6 +70,32 @@ def _first_difference(
     return None
 
 
+def check_run_config(
+    out: Path,
+    config,
+    sections: tuple[str, ...] = _RESUME_SECTIONS,
+    free: set[tuple[str, str]] = _RESUME_FREE,
+) -> None:
+    """Raise `RunDirError` unless the run in `out` was made with a config compatible with `config`.
+
+    `config` is a `Config` or an `ImageConfig`; `sections` must not change, except the
+    (section, key) pairs in `free` (e.g. the iteration count, to train further).
+    """
+    saved = out / "config.yaml"
+    if not saved.is_file():
+        raise RunDirError(f"{out}: not a dxmi run directory (no config.yaml); cannot resume")
+    try:
+        old = load_config(saved, cls=type(config))
+    except ConfigError as err:
+        raise RunDirError(f"{out}: cannot resume, its config.yaml is unusable ({err})") from None
+    old_d, new_d = to_dict(old), to_dict(config)
+    diff = _first_difference(
+        {k: old_d[k] for k in sections}, {k: new_d[k] for k in sections}, free=free
+    )
+    if diff:
+        raise RunDirError(f"{out}: made with an incompatible config ({diff}); use a new --out")
+
+
 def prepare_run_dir(
     out: Path,
     config,
@@ -78,37 +104,18 @@ def prepare_run_dir(
     sections: tuple[str, ...] = _RESUME_SECTIONS,
     free: set[tuple[str, str]] = _RESUME_FREE,
 ) -> None:
-    """Create `out`, or check that resuming into it is safe; never mixes two configs.
-
-    `config` is a `Config` or an `ImageConfig`; `sections` must not change, except the
-    (section, key) pairs in `free` (e.g. the iteration count, to train further).
-    """
-    saved = out / "config.yaml"
+    """Create `out`, or check that resuming into it is safe (`check_run_config`); never mixes
+    two configs."""
     if out.exists() and any(out.iterdir()):
-        if resume and saved.is_file():
-            try:
-                old = load_config(saved, cls=type(config))
-            except ConfigError as err:
-                raise RunDirError(
-                    f"{out}: cannot resume, its config.yaml is unusable ({err})"
-                ) from None
-            old_d, new_d = to_dict(old), to_dict(config)
-            diff = _first_difference(
-                {k: old_d[k] for k in sections}, {k: new_d[k] for k in sections}, free=free
-            )
-            if diff:
-                raise RunDirError(
-                    f"{out}: made with an incompatible config ({diff}); use a new --out"
-                )
-        elif resume:
-            raise RunDirError(f"{out}: not a dxmi run directory (no config.yaml); cannot resume")
+        if resume:
+            check_run_config(out, config, sections, free)
         elif overwrite:
             shutil.rmtree(out)
         else:
             raise RunDirError(f"{out}: already exists; pass --resume to continue or --overwrite")
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").unlink(missing_ok=True)  # the run is not finished until it is rewritten
-    save_config(config, saved)
+    save_config(config, out / "config.yaml")
 
 
 def load_run_data(config: Config, points: np.ndarray | None = None) -> PointData:
