@@ -126,8 +126,13 @@ def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int)
             "train_minutes": minutes,
             # iterations done: fewer than dxmi.iterations when dxmi.max_minutes ran out
             "iterations": finished["iterations"],
+            # eval.select: holdout: the iteration of the exported sampler (else the last one)
+            "selected_iteration": finished.get("selection", {}).get("iteration"),
         }
     ]
+    if "last" in metrics:  # the last sampler, scored beside the selected one
+        last = metrics["last"]
+        records.append(_record("dxmi-last", steps, seed, last, last["seconds_per_1000"]))
     if seed == 0:
         init = metrics["init"]
         records.append(_record("dxmi-init", steps, 0, init, init["seconds_per_1000"]))
@@ -153,13 +158,14 @@ def _table(records: list[dict], env: dict) -> str:
     groups[("floor", 0)] = groups.get(("floor", 0), [])[:1]
     order = {
         "dxmi": 0,
-        "dxmi-init": 1,
-        "ddim": 2,
-        "dpmsolver++": 3,
-        "unipc": 4,
-        "ancestral": 5,
-        "teacher": 6,
-        "floor": 7,
+        "dxmi-last": 1,
+        "dxmi-init": 2,
+        "ddim": 3,
+        "dpmsolver++": 4,
+        "unipc": 5,
+        "ancestral": 6,
+        "teacher": 7,
+        "floor": 8,
     }
     first = records[0]
     spacings = sorted({r["spacing"] for r in records if r.get("spacing")})
@@ -196,6 +202,15 @@ def _table(records: list[dict], env: dict) -> str:
     done = sorted({(r["steps"], r["iterations"]) for r in records if r.get("iterations")})
     if done:
         timing += "; DxMI iterations " + ", ".join(f"T={t}: {n}" for t, n in done)
+    picked = sorted(
+        (r["steps"], r["seed"], r["selected_iteration"])
+        for r in records
+        if r.get("selected_iteration")
+    )
+    if picked:
+        timing += "; selected on held-out FID at iteration " + ", ".join(
+            f"T={t} s{s}: {i}" for t, s, i in picked
+        )
     lines += [
         "",
         f"{env['command']}; {env['machine']}; {env['date']}; commit {commit_label(env)}{timing}",

@@ -1,6 +1,6 @@
 import pytest
 
-from dxmi.config import Config, ConfigError, load_config, save_config
+from dxmi.config import Config, ConfigError, ImageConfig, load_config, save_config
 
 
 def test_defaults_are_the_reference_settings():
@@ -63,6 +63,10 @@ def test_bad_override_and_range_checks():
         load_config(None, ["dxmi.velocity_momentum=1.5"])
     with pytest.raises(ConfigError, match="data.path is required"):
         load_config(None, ["data.name=file"])
+    with pytest.raises(ConfigError, match="eval.select 'holdout' needs eval.every"):
+        load_config(None, ["eval.select=holdout"], cls=ImageConfig)
+    with pytest.raises(ConfigError, match="eval.select must be"):
+        load_config(None, ["eval.select=best", "eval.every=100"], cls=ImageConfig)
 
 
 def test_missing_and_malformed_files(tmp_path):

@@ -112,6 +112,32 @@ def test_finetune_resume_is_exact(teacher, tmp_path):
         finetune(config, other, tmp_path / "split", resume=True)
 
 
+def test_holdout_selection_exports_the_best_checked_sampler_and_resumes(teacher, tmp_path):
+    sets = [*TINY_IMAGES, "dxmi.iterations=40", "eval.every=10", "eval.select=holdout"]
+    config = load_config(None, sets, cls=ImageConfig)
+    finetune(config, teacher, tmp_path / "whole")
+    history = [json.loads(line) for line in (tmp_path / "whole" / "history.jsonl").open()]
+    checks = {r["iteration"]: r["fid_holdout"] for r in history if "fid_holdout" in r}
+    metrics = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    chosen = metrics["selection"]["iteration"]
+    assert sorted(checks) == [10, 20, 30, 40] and chosen == min(checks, key=checks.get)
+    # the exported sampler is the selected one; the last is scored beside it
+    exported = ImageSampler.load(tmp_path / "whole" / "sampler")
+    best = ImageSampler.load(tmp_path / "whole" / "sampler-best")
+    np.testing.assert_array_equal(exported.sample(8, seed=2), best.sample(8, seed=2))
+    assert {"dxmi", "last", "init", "floor"} <= set(metrics["methods"])
+    # resuming a run cut at 20 iterations selects the same sampler
+    finetune(
+        load_config(None, [*sets, "dxmi.iterations=20"], cls=ImageConfig),
+        teacher,
+        tmp_path / "split",
+    )
+    finetune(config, teacher, tmp_path / "split", resume=True)
+    again = json.loads((tmp_path / "split" / "metrics.json").read_text())["selection"]
+    assert again["iteration"] == chosen
+    np.testing.assert_allclose(again["fid_holdout"], checks[chosen], rtol=1e-5)
+
+
 def test_cli_images_and_errors(teacher, tmp_path, capsys):
     sets = [a for s in [*TINY_IMAGES, "dxmi.iterations=4"] for a in ("--set", s)]
     out = tmp_path / "ft"

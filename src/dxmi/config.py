@@ -155,6 +155,10 @@ class ImageEvalConfig:
     batch_size: int = 500  # sampling batch
     every: int = 0  # FID / KID every this many DxMI iterations (a multiple of run.log_every)
     seed: int = 1234
+    # which sampler `dxmi finetune` exports: "last", or "holdout": the one with the lowest FID
+    # against the held-out images at the eval.every checks, on samples drawn with seed + 1 (a
+    # split and samples that the reported scores, against the training images, do not use)
+    select: str = "last"
 
 
 @dataclass
@@ -348,6 +352,11 @@ def _image_checks(config: ImageConfig) -> list[tuple[bool, str]]:
         ),
         (len(config.energy.channels) >= 1, "energy.channels cannot be empty"),
         (config.eval.n_samples >= 2, "eval.n_samples must be at least 2"),
+        (config.eval.select in ("last", "holdout"), "eval.select must be 'last' or 'holdout'"),
+        (
+            config.eval.select == "last" or config.eval.every > 0,
+            "eval.select 'holdout' needs eval.every > 0 (the checks it selects from)",
+        ),
     ]
 
 

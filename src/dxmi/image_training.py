@@ -422,14 +422,20 @@ def finetune(
     )
     train_x = _training_images(data, config.data.flip, acc.device)
     scorer = make_scorer(config, data) if main else None
+    selector = (
+        _HoldoutSelector(config, data, scorer, out, resume)
+        if main and config.eval.select == "holdout"
+        else None
+    )
 
     def evaluate(policy) -> dict:
         e = config.eval
-        images = ImageSampler(policy, data.shape, schedule).sample(
-            e.n_samples, e.seed, e.batch_size
-        )
-        scores = scorer.score(images)
-        return {"fid": scores["fid"], "kid": scores["kid"], "postfix": f"fid={scores['fid']:.2f}"}
+        sampler = ImageSampler(policy, data.shape, schedule)
+        scores = scorer.score(sampler.sample(e.n_samples, e.seed, e.batch_size))
+        result = {"fid": scores["fid"], "kid": scores["kid"], "postfix": f"fid={scores['fid']:.2f}"}
+        if selector is not None:
+            result["fid_holdout"] = selector.check(sampler, trainer.iteration_count)
+        return result
 
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
     progress = config.run.progress and main
@@ -438,6 +444,10 @@ def finetune(
     )
 
     sampler = ImageSampler(copy.deepcopy(trainer.sampler).eval(), data.shape, schedule)
+    final = {"dxmi": sampler}
+    if selector is not None and selector.best is not None:
+        final = {"dxmi": ImageSampler.load(selector.folder, sampler.device), "last": sampler}
+        sampler = final["dxmi"]
     if main:
         sampler.save(out / "sampler")
         save_checkpoint(
@@ -454,11 +464,51 @@ def finetune(
         # the copy of the untrained policy was made on the CPU, before the trainer moved the
         # policy to its device: on a GPU run it would sample there, minutes per 1,000 images
         initial.policy.to(sampler.device)
-        metrics = evaluate_image_sampler(config, data, {"dxmi": sampler, "init": initial}, scorer)
+        metrics = evaluate_image_sampler(config, data, {**final, "init": initial}, scorer)
         metrics["iterations"] = trainer.iteration_count  # fewer than asked if max_minutes ran out
+        if selector is not None:
+            metrics["selection"] = selector.best
         write_json(out / "metrics.json", metrics)
     acc.wait_for_everyone()
     return sampler
+
+
+class _HoldoutSelector:
+    """Keeps the sampler with the lowest FID against the held-out images (``eval.select:
+    holdout``) in ``out/sampler-best``, with ``selection.json`` beside it.
+
+    Selecting on the reported FID would flatter it (method notes, section 7), so the check
+    draws its own samples (``eval.seed + 1``) and scores them against the held-out split,
+    which the reported scores never see. On resume the best so far is read back; the checks
+    are deterministic, so a check repeated after a crash gives the same answer.
+    """
+
+    def __init__(self, config: ImageConfig, data: ImageData, scorer, out: Path, resume: bool):
+        from dxmi.metrics.images import ImageScorer
+
+        self.config, self.folder, self.record = config, out / "sampler-best", out / "selection.json"
+        self.scorer = ImageScorer(scorer.net, data.holdout, "held-out images", seed=scorer.seed)
+        self.best: dict | None = None
+        if resume and self.record.is_file() and self.folder.is_dir():
+            self.best = json.loads(self.record.read_text())
+        else:
+            self.record.unlink(missing_ok=True)
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def check(self, sampler: ImageSampler, iteration: int) -> float:
+        e = self.config.eval
+        fid = self.scorer.fid(sampler.sample(e.n_samples, e.seed + 1, e.batch_size))
+        if self.best is None or fid < self.best["fid_holdout"]:
+            # the sampler first, then the record: a crash between the two repeats the check
+            sampler.save(self.folder)
+            self.best = {
+                "iteration": iteration,
+                "fid_holdout": fid,
+                "reference": self.scorer.reference,
+                "n_samples": e.n_samples,
+            }
+            write_json(self.record, self.best)
+        return fid
 
 
 # ---------------------------------------------------------------------------------------------

@@ -174,13 +174,20 @@ class ImageScorer:
         self.k = k
         self.seed = seed
 
+    def _fid(self, fake: torch.Tensor) -> float:
+        fid = FrechetInceptionDistance(feature=_Given(self.real.shape[1]))
+        fid.update(self.real, real=True)
+        fid.update(fake, real=False)
+        return float(fid.compute())
+
+    def fid(self, samples: np.ndarray | torch.Tensor) -> float:
+        """FID alone (what checkpoint selection needs; `score` adds KID and precision/recall)."""
+        return self._fid(extract_features(self.net, samples))
+
     def score(self, samples: np.ndarray | torch.Tensor) -> dict:
         """Scores of `samples` (N, C, H, W) in [-1, 1], with the counts they rest on."""
         fake = extract_features(self.net, samples)
         d = self.real.shape[1]
-        fid = FrechetInceptionDistance(feature=_Given(d), reset_real_features=False)
-        fid.update(self.real, real=True)
-        fid.update(fake, real=False)
         subset = min(self.kid_subset_size, len(fake), len(self.real))
         kid = KernelInceptionDistance(feature=_Given(d), subset_size=subset, subsets=50)
         kid.update(self.real, real=True)
@@ -189,7 +196,7 @@ class ImageScorer:
         kid_mean, kid_std = kid.compute()
         precision, recall = precision_recall(self.real.float(), fake.float(), self.k)
         return {
-            "fid": float(fid.compute()),
+            "fid": self._fid(fake),
             "kid": float(kid_mean),
             "kid_std": float(kid_std),
             "precision": precision,
