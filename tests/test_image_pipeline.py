@@ -139,10 +139,12 @@ def test_holdout_selection_exports_the_best_checked_sampler_and_resumes(teacher,
 
 
 def test_cli_images_and_errors(teacher, tmp_path, capsys):
-    sets = [a for s in [*TINY_IMAGES, "dxmi.iterations=4"] for a in ("--set", s)]
+    chosen = ["dxmi.iterations=4", "eval.every=2", "eval.select=holdout"]
+    sets = [a for s in [*TINY_IMAGES, *chosen] for a in ("--set", s)]
     out = tmp_path / "ft"
     assert main(["finetune", "--teacher", str(teacher), "--out", str(out), *sets]) == 0
-    assert "floor" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "floor" in printed and "lowest held-out FID" in printed
     assert main(["sample", "--run", str(out), "-n", "10", "--out", str(tmp_path / "x.npz")]) == 0
     with np.load(tmp_path / "x.npz") as f:
         assert f["images"].shape == (10, 1, 8, 8)

@@ -77,7 +77,9 @@ def cmd_finetune(args: argparse.Namespace) -> None:
             f"{name:8s}{r['steps']:6d}{r['fid']:10.3f}{r['kid']:10.4f}"
             f"{r['precision']:7.3f}{r['recall']:7.3f}"
         )
-    print(f"sampler: {Path(args.out) / 'sampler'}")
+    chosen = m.get("selection")
+    picked = f" (iteration {chosen['iteration']}, lowest held-out FID)" if chosen else ""
+    print(f"sampler: {Path(args.out) / 'sampler'}{picked}")
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
