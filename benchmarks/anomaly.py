@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ DETECTORS = [
     "deepsvdd",
     "autoencoder",
 ]
+PYOD_METHODS = {"deepsvdd", "autoencoder"}  # the `bench` extra
 TABULAR = {"breast_cancer": [None], "wine": [0, 1, 2], "digits": list(range(10))}
 
 # DxMIDetector settings per part (the rest are its defaults). MNIST: pixels keep their common
@@ -498,6 +500,13 @@ def main(argv: list[str] | None = None) -> None:
             for name in args.tabular
             for c in TABULAR[name]
         ]
+    wanted = {m for fn, a in jobs if fn is detection_job for m in a[4]}
+    if not args.from_partial and wanted & PYOD_METHODS and find_spec("pyod") is None:
+        # before any work: a worker would fail only after its digit's DxMI fit, minutes in
+        raise SystemExit(
+            f"{', '.join(sorted(wanted & PYOD_METHODS))} need PyOD: pip install -e '.[bench]' "
+            "(or leave them out of --methods)"
+        )
     t0 = time.time()
     env = environment("cpu", args.workers)
     if args.from_partial:
