@@ -2,7 +2,7 @@
 # The GPU image benchmark as it runs for the README (one H100 / H200, at most 10 minutes):
 # configs/mnist-gpu.yaml with DxMI at T = 4 and T = 10, one seed each (three seeds do not fit
 # the 10 minutes at the measured speeds).
-#   bash benchmarks/images_gpu.sh [OUT [images.py options...]]   e.g. OUT --set eval.every=100
+#   bash benchmarks/images_gpu.sh [OUT [images.py options...]]   e.g. OUT --set dxmi.value_lr=1e-4
 # SMOKE=1 first runs every kind of job at toy size, so that a broken environment fails before
 # the teacher trains; it costs about 2 minutes on a fresh machine (CUDA start-up and cuDNN
 # autotuning in every worker), a fifth of the budget, so it is off by default. Without it a
