@@ -59,9 +59,9 @@ DXMI_PARAMS = {
 DXMI_CONV_PARAMS: dict = {}  # ImageDxMIDetector's defaults
 # The conv Langevin EBM gets a wall-clock budget rather than an iteration count: equal time, as
 # in the density part. When dxmi-conv runs in the same job (same digit, seed and core) the budget
-# is that fit's measured time; alone (e.g. --append), this default (a dxmi-conv fit on the slower
-# of the machines it ran on: 200 iterations at T = 2 in about 4 minutes on one core).
-LANGEVIN_CONV_PARAMS = dict(iterations=100_000, max_seconds=240.0)
+# is that fit's measured time; alone (e.g. --append), this default: about one dxmi-conv fit
+# (400 iterations at T = 2) on one core of the 2-core x86_64 machine of 2026-11-27.
+LANGEVIN_CONV_PARAMS = dict(iterations=100_000, max_seconds=150.0)
 CONV_METHODS = ("dxmi-conv", "langevin-conv")  # they see images: mnist14 only
 LANGEVIN_PARAMS = {
     "mnist": dict(standardize=False, iterations=500),
