@@ -123,16 +123,18 @@ def score(
     test,
     seed: int,
     quick: bool,
-    dxmi_set: dict,
+    overrides: dict[str, dict],
     budget: float | None = None,
 ) -> np.ndarray:
-    """Anomaly scores of `method` fitted on `train`; `budget` (seconds) caps the conv
-    Langevin EBM's training time (None: LANGEVIN_CONV_PARAMS)."""
+    """Anomaly scores of `method` fitted on `train`. `overrides` maps a DxMI method to
+    parameters that replace the part's (--dxmi-set, --conv-set); `budget` (seconds) caps the
+    conv Langevin EBM's training time (None: LANGEVIN_CONV_PARAMS)."""
     if method == "dxmi-conv":
         from dxmi.image_detector import ImageDxMIDetector
 
         side = int(np.sqrt(train.shape[1]))
-        params = DXMI_CONV_PARAMS | ({"iterations": 10} if quick else {})
+        params = DXMI_CONV_PARAMS | overrides.get(method, {})
+        params |= {"iterations": 10} if quick else {}
         det = ImageDxMIDetector(**params, random_state=seed, device="cpu")
         return det.fit(train.reshape(-1, side, side)).decision_function(
             test.reshape(-1, side, side)
@@ -152,7 +154,7 @@ def score(
     if method == "dxmi":
         from dxmi.detector import DxMIDetector
 
-        params = DXMI_PARAMS[part] | dxmi_set | (QUICK if quick else {})
+        params = DXMI_PARAMS[part] | overrides.get(method, {}) | (QUICK if quick else {})
         return (
             DxMIDetector(**params, random_state=seed, device="cpu")
             .fit(train)
@@ -196,7 +198,7 @@ def score(
 
 
 def detection_job(
-    part: str, task: str, normal, seed: int, methods: list[str], quick: bool, dxmi_set: dict
+    part: str, task: str, normal, seed: int, methods: list[str], quick: bool, overrides: dict
 ):
     """Every method on one (part, task, normal class, seed): one record each."""
     from sklearn.metrics import average_precision_score, roc_auc_score
@@ -209,7 +211,7 @@ def detection_job(
     budget = None  # the conv Langevin EBM's time: that of this job's dxmi-conv fit, if any
     for method in sorted(methods, key=lambda m: m != "dxmi-conv"):  # dxmi-conv first
         t0 = time.perf_counter()
-        s = score(method, part, train, test, seed, quick, dxmi_set, budget)
+        s = score(method, part, train, test, seed, quick, overrides, budget)
         if method == "dxmi-conv":
             budget = time.perf_counter() - t0
         records.append(
@@ -426,6 +428,30 @@ def energy_picture(records: list[dict], path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def conv_overrides(items: list[str]) -> dict:
+    """--conv-set KEY=VALUE items as ImageDxMIDetector parameters; an unknown key or a value of
+    the wrong type is a one-line error before any work."""
+    import yaml
+
+    from dxmi.image_detector import ImageDxMIDetector
+
+    defaults = ImageDxMIDetector().get_params()
+    params = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in defaults:
+            raise SystemExit(f"--conv-set {item}: expected KEY=VALUE, KEY in {sorted(defaults)}")
+        value, default = yaml.safe_load(raw), defaults[key]
+        if isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        if isinstance(default, float) and type(value) is int:
+            value = float(value)
+        if type(value) is not type(default):
+            raise SystemExit(f"--conv-set {item}: expected {type(default).__name__}")
+        params[key] = value
+    return params
+
+
 def _methods(methods: list[str], part: str) -> list[str]:
     """The methods that apply to a part: the conv detectors need images (mnist14 only)."""
     return [m for m in methods if m not in CONV_METHODS or part == "mnist14"]
@@ -466,6 +492,13 @@ def main(argv: list[str] | None = None) -> None:
         help="override a DxMIDetector parameter in the mnist and tabular parts (repeatable)",
     )
     p.add_argument(
+        "--conv-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an ImageDxMIDetector parameter (dxmi-conv, mnist14 part; repeatable)",
+    )
+    p.add_argument(
         "--density-set",
         action="append",
         default=[],
@@ -482,6 +515,7 @@ def main(argv: list[str] | None = None) -> None:
         for k, v in detector_from_config(None, args.dxmi_set).get_params().items()
         if any(item.partition("=")[0] == k for item in args.dxmi_set)
     }
+    overrides = {"dxmi": dxmi_set, "dxmi-conv": conv_overrides(args.conv_set)}
 
     jobs = []
     # density jobs first: they are the longest
@@ -502,16 +536,14 @@ def main(argv: list[str] | None = None) -> None:
             continue
         methods = _methods(args.methods, part)
         jobs += [
-            (detection_job, (part, part, d, seed, methods, args.quick, dxmi_set))
+            (detection_job, (part, part, d, seed, methods, args.quick, overrides))
             for seed in args.seeds
             for d in args.digits
         ]
     if "tabular" in args.parts:
+        tab_methods = _methods(args.methods, "tabular")
         jobs += [
-            (
-                detection_job,
-                ("tabular", name, c, seed, _methods(args.methods, "tabular"), args.quick, dxmi_set),
-            )
+            (detection_job, ("tabular", name, c, seed, tab_methods, args.quick, overrides))
             for seed in args.seeds
             for name in args.tabular
             for c in TABULAR[name]
