@@ -8,11 +8,12 @@ energy E(x) and the value V(x, t) are IGEBM-style conv nets (`networks/conv_ener
 *separate* DxDP variant trains them (method notes, section 4).
 
 The defaults (T = 2, 400 iterations, a sampler from random weights, small nets) are what the
-one-class MNIST benchmark at 14x14 runs: about 2.5 minutes per fit on one x86_64 CPU core.
-400 iterations, not the 200 this detector had first: on seed 0 of digits 6 and 9, the two
-weakest at 200, the AUROC went 0.685 -> 0.889 and 0.777 -> 0.814 (600: 0.860 and 0.850, with
-digit 8 0.739 -> 0.796; 1200 on digit 6: 0.829). Choices that are ours, not the reference's,
-from one-class MNIST 14x14 tries (one seed, digits 0-2):
+one-class MNIST benchmark at 14x14 runs: about 3 minutes per fit on one x86_64 CPU core.
+400 iterations, not the 200 this detector had first: that benchmark's mean AUROC (10 digits,
+3 seeds) went from 82.4 +- 1.4 to 85.9 +- 2.5 (README, anomaly detection; a one-seed probe on
+the weakest digits, 1200 iterations included, is in benchmarks/results/
+anomaly-mnist14-iterations-probe). Choices that are ours, not the reference's, from one-class
+MNIST 14x14 tries (one seed, digits 0-2):
 - gamma = 1 (energies kept near +-0.5): with the separate variant's reference gamma = 0 the conv
   energy's scale ran away (|E| ~ 1e4-1e6 within 100 iterations) and the AUROC collapsed.
 - Scores come from an exponential moving average of the energy weights (`energy_ema`): the
