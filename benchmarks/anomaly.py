@@ -428,28 +428,18 @@ def energy_picture(records: list[dict], path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def conv_overrides(items: list[str]) -> dict:
-    """--conv-set KEY=VALUE items as ImageDxMIDetector parameters; an unknown key or a value of
-    the wrong type is a one-line error before any work."""
-    import yaml
+def detector_overrides(items: list[str], cls=None) -> dict:
+    """KEY=VALUE items as parameters of a detector class (default DxMIDetector), checked like
+    the CLI's --set: an unknown key or a wrong type is a one-line error before any work."""
+    from dxmi.config import ConfigError
+    from dxmi.detector import detector_from_config
 
-    from dxmi.image_detector import ImageDxMIDetector
-
-    defaults = ImageDxMIDetector().get_params()
-    params = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or key not in defaults:
-            raise SystemExit(f"--conv-set {item}: expected KEY=VALUE, KEY in {sorted(defaults)}")
-        value, default = yaml.safe_load(raw), defaults[key]
-        if isinstance(default, tuple) and isinstance(value, list):
-            value = tuple(value)
-        if isinstance(default, float) and type(value) is int:
-            value = float(value)
-        if type(value) is not type(default):
-            raise SystemExit(f"--conv-set {item}: expected {type(default).__name__}")
-        params[key] = value
-    return params
+    try:
+        params = detector_from_config(None, items, cls).get_params()
+    except ConfigError as err:
+        raise SystemExit(str(err)) from None
+    keys = {item.partition("=")[0] for item in items}
+    return {k: v for k, v in params.items() if k in keys}
 
 
 def _methods(methods: list[str], part: str) -> list[str]:
@@ -507,15 +497,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    from dxmi.detector import detector_from_config
+    from dxmi.image_detector import ImageDxMIDetector
 
-    # checked like the CLI's --set (unknown key or wrong type: an error before any work)
-    dxmi_set = {
-        k: v
-        for k, v in detector_from_config(None, args.dxmi_set).get_params().items()
-        if any(item.partition("=")[0] == k for item in args.dxmi_set)
+    overrides = {
+        "dxmi": detector_overrides(args.dxmi_set),
+        "dxmi-conv": detector_overrides(args.conv_set, ImageDxMIDetector),
     }
-    overrides = {"dxmi": dxmi_set, "dxmi-conv": conv_overrides(args.conv_set)}
 
     jobs = []
     # density jobs first: they are the longest

@@ -133,6 +133,18 @@ def test_detector_config_checks_keys_and_types(tmp_path):
         detector_from_config(None, ["iterations=many"])
 
 
+def test_detector_config_builds_the_image_detector_with_tuples():
+    from dxmi.image_detector import ImageDxMIDetector
+
+    det = detector_from_config(None, ["energy_channels=[8, 16]", "tau1=1"], ImageDxMIDetector)
+    assert isinstance(det, ImageDxMIDetector)
+    assert (det.energy_channels, det.tau1) == ((8, 16), 1.0)
+    with pytest.raises(ConfigError, match=r"energy_channels\[1\]: expected an integer"):
+        detector_from_config(None, ["energy_channels=[8, x]"], ImageDxMIDetector)
+    with pytest.raises(ConfigError, match="unknown key 'stpes'"):
+        detector_from_config(None, ["stpes=2"], ImageDxMIDetector)
+
+
 def test_sklearn_check_estimator():
     """scikit-learn's estimator checks, except those its outlier conventions imply (see the
     README: our `predict` follows PyOD, 1 = outlier)."""

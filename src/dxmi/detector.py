@@ -272,10 +272,14 @@ class DxMIDetector(EnergyDetector):
 
 
 def detector_from_config(
-    path: str | Path | None = None, overrides: list[str] | None = None
-) -> DxMIDetector:
-    """A `DxMIDetector` from a YAML mapping of its parameters plus ``key=value`` overrides;
-    an unknown key or a wrong type is a `ConfigError` naming it and the file."""
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    cls: type[EnergyDetector] | None = None,
+) -> EnergyDetector:
+    """A detector (`cls`, default `DxMIDetector`; e.g. `ImageDxMIDetector`) from a YAML mapping
+    of its parameters plus ``key=value`` overrides; an unknown key or a wrong type is a
+    `ConfigError` naming it and the file. Tuple parameters are written as lists."""
+    cls = cls or DxMIDetector
     where = str(path) if path is not None else "defaults"
     data = read_yaml_mapping(path) if path is not None else {}
     for item in overrides or []:
@@ -283,15 +287,20 @@ def detector_from_config(
         if not sep or not key:
             raise ConfigError(f"override '{item}': expected key=value")
         data[key] = yaml.safe_load(raw) if raw else None
-    defaults = DxMIDetector().get_params()
+    defaults = cls().get_params()
     params = {}
     for key, value in data.items():
         if key not in defaults:
             raise ConfigError(
                 f"{where}: unknown key '{key}' (known keys: {', '.join(sorted(defaults))})"
             )
-        params[key] = coerce_value(value, type(defaults[key]), f"{where}: {key}")
-    det = DxMIDetector(**params)
+        default = defaults[key]
+        if isinstance(default, tuple):  # e.g. channels: a list of the items' type
+            tp = list[type(default[0])] if default else list
+            params[key] = tuple(coerce_value(value, tp, f"{where}: {key}"))
+        else:
+            params[key] = coerce_value(value, type(default), f"{where}: {key}")
+    det = cls(**params)
     try:
         det.to_config()
     except ValueError as err:
