@@ -127,7 +127,7 @@ def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int)
             # iterations done: fewer than dxmi.iterations when dxmi.max_minutes ran out
             "iterations": finished["iterations"],
             # eval.select: holdout: the iteration of the exported sampler (else the last one)
-            "selected_iteration": finished.get("selection", {}).get("iteration"),
+            "selected_iteration": (finished.get("selection") or {}).get("iteration"),
         }
     ]
     if "last" in metrics:  # the last sampler, scored beside the selected one
@@ -155,7 +155,8 @@ def _table(records: list[dict], env: dict) -> str:
     for r in records:
         groups.setdefault((r["method"], r["steps"]), []).append(r)
     # every T's seed-0 DxMI job scores the same held-out images: count the floor once
-    groups[("floor", 0)] = groups.get(("floor", 0), [])[:1]
+    if ("floor", 0) in groups:
+        groups[("floor", 0)] = groups[("floor", 0)][:1]
     order = {
         "dxmi": 0,
         "dxmi-last": 1,

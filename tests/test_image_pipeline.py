@@ -138,6 +138,16 @@ def test_holdout_selection_exports_the_best_checked_sampler_and_resumes(teacher,
     np.testing.assert_allclose(again["fid_holdout"], checks[chosen], rtol=1e-5)
 
 
+def test_holdout_selection_before_the_first_check_exports_the_last_sampler(teacher, tmp_path):
+    # a run cut short (dxmi.max_minutes) may stop before eval.every: nothing was selected, so
+    # the last sampler is exported and metrics.json has no selection record
+    sets = [*TINY_IMAGES, "dxmi.iterations=5", "eval.every=10", "eval.select=holdout"]
+    finetune(load_config(None, sets, cls=ImageConfig), teacher, tmp_path / "short")
+    metrics = json.loads((tmp_path / "short" / "metrics.json").read_text())
+    assert "selection" not in metrics and metrics["iterations"] == 5
+    assert "last" not in metrics["methods"] and not (tmp_path / "short" / "sampler-best").exists()
+
+
 def test_cli_images_and_errors(teacher, tmp_path, capsys):
     chosen = ["dxmi.iterations=4", "eval.every=2", "eval.select=holdout"]
     sets = [a for s in [*TINY_IMAGES, *chosen] for a in ("--set", s)]

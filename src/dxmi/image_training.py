@@ -466,7 +466,7 @@ def finetune(
         initial.policy.to(sampler.device)
         metrics = evaluate_image_sampler(config, data, {**final, "init": initial}, scorer)
         metrics["iterations"] = trainer.iteration_count  # fewer than asked if max_minutes ran out
-        if selector is not None:
+        if selector is not None and selector.best is not None:  # None: no check was reached
             metrics["selection"] = selector.best
         write_json(out / "metrics.json", metrics)
     acc.wait_for_everyone()
