@@ -314,6 +314,8 @@ def main() -> None:
         previous = out / "results.json"
         if previous.is_file():  # keep the environment of the run that made the records
             env = json.loads(previous.read_text())["environment"]
+    if not records:  # every job failed: their tracebacks are above, there is no table
+        sys.exit(f"no results; failed jobs: {', '.join(failures) or 'none ran'}")
     table = _table(records, env)
     (out / "table.md").write_text(table + "\n")
     write_results_json(out, env, records)
