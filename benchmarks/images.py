@@ -141,6 +141,21 @@ def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int)
     return records
 
 
+def ensure_teacher(config, folder: Path) -> dict:
+    """Train the teacher in `folder` unless a finished one is there (reused as it is, see
+    `finished_teacher`); returns its iterations, and its training minutes when it trained."""
+    from dxmi.image_training import finished_teacher, pretrain
+
+    began = time.perf_counter()
+    done: dict = {}
+    if finished_teacher(config, folder) is None:
+        run = dataclasses.replace(config.run, progress=True)
+        pretrain(dataclasses.replace(config, run=run), folder, resume=True)
+        done["teacher_minutes"] = (time.perf_counter() - began) / 60
+    done["teacher_iterations"] = json.loads((folder / "metrics.json").read_text())["iterations"]
+    return done
+
+
 def _label(args: tuple) -> str:
     """A job's name for the log: DxMI jobs take (.., steps, seed), solver jobs (.., name, steps)."""
     if isinstance(args[3], int):
@@ -262,25 +277,13 @@ def main() -> None:
     if not args.from_partial:
         import torch
 
-        from dxmi.image_training import finished_teacher, pretrain
-
         # one thread: for this small UNet two threads ran at half the speed of one (1.0 vs
         # 2.3 iterations/s on the 2-core machine)
         torch.set_num_threads(1)
         if torch.cuda.is_available():
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolutions
             env["gpu"] = torch.cuda.get_device_name(0)
-        config = _config(args.config, args.set)
-        began = time.perf_counter()
-        if finished_teacher(config, out / "teacher") is None:  # else reuse it as it is
-            pretrain(
-                dataclasses.replace(config, run=dataclasses.replace(config.run, progress=True)),
-                out / "teacher",
-                resume=True,
-            )
-            env["teacher_minutes"] = (time.perf_counter() - began) / 60
-        teacher_metrics = json.loads((out / "teacher" / "metrics.json").read_text())
-        env["teacher_iterations"] = teacher_metrics["iterations"]
+        env.update(ensure_teacher(_config(args.config, args.set), out / "teacher"))
         # longest first (DxMI at the largest T, then the 1000-step teacher), so that parallel
         # workers end together
         seeds_at = {spec[0]: spec[1:] for spec in args.seeds_at}
