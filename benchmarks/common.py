@@ -48,6 +48,47 @@ def _git(*args: str) -> str:
         return ""
 
 
+# the files whose content a result depends on (results folders and docs excluded)
+CODE_GLOBS = ("src/dxmi/**/*.py", "configs/*.yaml", "benchmarks/*.py", "benchmarks/*.sh")
+
+
+def code_hash(root: Path | None = None, rev: str | None = None) -> str:
+    """A short SHA-256 of the code that makes results (`CODE_GLOBS`): in the working tree under
+    `root`, or at git revision `rev`. Unlike the commit it does not depend on git metadata (a
+    copy of the tree on another machine once carried an older HEAD), so a result can be matched
+    to the commit whose code it ran: `python benchmarks/common.py code-hash [REV]`."""
+    import fnmatch
+    import hashlib
+
+    root = Path(root or Path(__file__).resolve().parents[1])
+    if rev is None:
+        paths = sorted({p.relative_to(root).as_posix() for g in CODE_GLOBS for p in root.glob(g)})
+
+        def read(path: str) -> bytes:
+            return (root / path).read_bytes()
+    else:
+        listed = _git("-C", str(root), "ls-tree", "-r", "--name-only", rev).splitlines()
+        # fnmatch's * crosses "/": match the ** globs by prefix and suffix instead
+        paths = sorted(p for p in listed if any(_matches(p, g, fnmatch) for g in CODE_GLOBS))
+
+        def read(path: str) -> bytes:
+            return subprocess.run(
+                ["git", "-C", str(root), "show", f"{rev}:{path}"], capture_output=True, check=True
+            ).stdout
+
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.encode() + b"\0" + read(path) + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _matches(path: str, glob: str, fnmatch) -> bool:
+    folder, _, pattern = glob.rpartition("/")
+    if folder.endswith("/**"):
+        return path.startswith(folder[:-2]) and fnmatch.fnmatch(path.rpartition("/")[2], pattern)
+    return path.rpartition("/")[0] == folder and fnmatch.fnmatch(path.rpartition("/")[2], pattern)
+
+
 def environment(device: str, workers: int) -> dict:
     """Command, date, commit and machine, for the header of a results table. Call it when the
     run starts: the code that ran is the commit checked out then (plus `git_dirty`, whether
@@ -61,6 +102,7 @@ def environment(device: str, workers: int) -> dict:
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "git_commit": commit,
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "code_hash": code_hash(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores"
         + (f", {torch.cuda.get_device_name(0)}" if gpu else ""),
         "device": device,
@@ -72,7 +114,8 @@ def environment(device: str, workers: int) -> dict:
 
 def commit_label(env: dict) -> str:
     """The commit a results header names, marked when the working tree had other changes."""
-    return env["git_commit"] + (" + uncommitted changes" if env.get("git_dirty") else "")
+    label = env["git_commit"] + (" + uncommitted changes" if env.get("git_dirty") else "")
+    return label + (f" (code {env['code_hash']})" if env.get("code_hash") else "")
 
 
 def add_override_arguments(parser, at_help: str) -> None:
@@ -147,3 +190,9 @@ def write_results_json(out: Path, env: dict, records: list[dict]) -> None:
     (out / "results.json").write_text(
         json.dumps({"environment": env, "records": records}, indent=1)
     )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["code-hash"] or len(sys.argv) > 3:
+        sys.exit("usage: python benchmarks/common.py code-hash [REV]")
+    print(code_hash(rev=sys.argv[2] if len(sys.argv) > 2 else None))
