@@ -67,7 +67,11 @@ def code_hash(root: Path | None = None, rev: str | None = None) -> str:
         def read(path: str) -> bytes:
             return (root / path).read_bytes()
     else:
-        listed = _git("-C", str(root), "ls-tree", "-r", "--name-only", rev).splitlines()
+        tree = ["git", "-C", str(root), "ls-tree", "-r", "--name-only", rev]
+        found = subprocess.run(tree, capture_output=True, text=True)
+        if found.returncode != 0:
+            raise ValueError(f"code_hash: {rev!r} is not a git revision of {root}")
+        listed = found.stdout.splitlines()
         # fnmatch's * crosses "/": match the ** globs by prefix and suffix instead
         paths = sorted(p for p in listed if any(_matches(p, g, fnmatch) for g in CODE_GLOBS))
 
@@ -195,4 +199,7 @@ def write_results_json(out: Path, env: dict, records: list[dict]) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] != ["code-hash"] or len(sys.argv) > 3:
         sys.exit("usage: python benchmarks/common.py code-hash [REV]")
-    print(code_hash(rev=sys.argv[2] if len(sys.argv) > 2 else None))
+    try:
+        print(code_hash(rev=sys.argv[2] if len(sys.argv) > 2 else None))
+    except ValueError as err:
+        sys.exit(str(err))
