@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import commit_label, environment, run_jobs  # noqa: E402
-from images import _config, dxmi_job, ensure_teacher  # noqa: E402
+from images import dxmi_job, ensure_teacher, image_config  # noqa: E402
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -166,10 +166,10 @@ def main() -> None:
 
     for name, sets in probes:
         try:
-            _config(args.config, [*args.set, *sets], args.steps, args.seed)
+            image_config(args.config, [*args.set, *sets], args.steps, args.seed)
         except ConfigError as err:
             raise SystemExit(f"--probe {name}: {err}") from None
-    env.update(ensure_teacher(_config(args.config, args.set), out / "teacher"))
+    env.update(ensure_teacher(image_config(args.config, args.set), out / "teacher"))
     jobs = []
     for name, sets in probes:
         folder = out / name

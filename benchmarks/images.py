@@ -40,7 +40,8 @@ from common import (  # noqa: E402
 BASELINES = ("ddim", "dpmsolver++", "unipc", "ancestral")
 
 
-def _config(path: str, sets: list[str], steps: int | None = None, seed: int | None = None):
+def image_config(path: str, sets: list[str], steps: int | None = None, seed: int | None = None):
+    """The image config at `path` with `sets` overrides (plus T and the seed), no progress bars."""
     from dxmi.config import ImageConfig, load_config
 
     extra = []
@@ -72,7 +73,7 @@ def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: 
     from dxmi.networks.unet import UNetEpsilon, load_unet_teacher
     from dxmi.plots import save_image_grid
 
-    config = _config(config_path, sets)
+    config = image_config(config_path, sets)
     data, scorer = _scorer(config)
     unet, schedule = load_unet_teacher(Path(out) / "teacher" / "teacher")
     device = "cuda" if torch.cuda.is_available() and not config.run.cpu else "cpu"
@@ -112,7 +113,7 @@ def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int)
 
     from dxmi.image_training import finetune
 
-    config = _config(config_path, sets, steps, seed)
+    config = image_config(config_path, sets, steps, seed)
     run = Path(out) / f"dxmi-T{steps}-s{seed}"
     began = time.perf_counter()
     finetune(config, Path(out) / "teacher" / "teacher", run, resume=True)
@@ -283,7 +284,7 @@ def main() -> None:
         if torch.cuda.is_available():
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolutions
             env["gpu"] = torch.cuda.get_device_name(0)
-        env.update(ensure_teacher(_config(args.config, args.set), out / "teacher"))
+        env.update(ensure_teacher(image_config(args.config, args.set), out / "teacher"))
         # longest first (DxMI at the largest T, then the 1000-step teacher), so that parallel
         # workers end together
         seeds_at = {spec[0]: spec[1:] for spec in args.seeds_at}
