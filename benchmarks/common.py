@@ -48,49 +48,46 @@ def _git(*args: str) -> str:
         return ""
 
 
-# the files whose content a result depends on (results folders and docs excluded)
-CODE_GLOBS = ("src/dxmi/**/*.py", "configs/*.yaml", "benchmarks/*.py", "benchmarks/*.sh")
+def _is_code(path: str) -> bool:
+    """Whether a repository path is code that makes results: the package, the configs and the
+    benchmark scripts (not their results folders, not the docs)."""
+    folder, _, name = path.rpartition("/")
+    return (
+        (path.startswith("src/dxmi/") and name.endswith(".py"))
+        or (folder == "configs" and name.endswith(".yaml"))
+        or (folder == "benchmarks" and name.endswith((".py", ".sh")))
+    )
 
 
 def code_hash(root: Path | None = None, rev: str | None = None) -> str:
-    """A short SHA-256 of the code that makes results (`CODE_GLOBS`): in the working tree under
+    """A short SHA-256 of the code that makes results (`_is_code`): in the working tree under
     `root`, or at git revision `rev`. Unlike the commit it does not depend on git metadata (a
     copy of the tree on another machine once carried an older HEAD), so a result can be matched
     to the commit whose code it ran: `python benchmarks/common.py code-hash [REV]`."""
-    import fnmatch
     import hashlib
 
     root = Path(root or Path(__file__).resolve().parents[1])
     if rev is None:
-        paths = sorted({p.relative_to(root).as_posix() for g in CODE_GLOBS for p in root.glob(g)})
+        found = (p for top in ("src", "configs", "benchmarks") for p in (root / top).rglob("*"))
+        listed = [p.relative_to(root).as_posix() for p in found if p.is_file()]
 
         def read(path: str) -> bytes:
             return (root / path).read_bytes()
     else:
         tree = ["git", "-C", str(root), "ls-tree", "-r", "--name-only", rev]
-        found = subprocess.run(tree, capture_output=True, text=True)
-        if found.returncode != 0:
+        done = subprocess.run(tree, capture_output=True, text=True)
+        if done.returncode != 0:
             raise ValueError(f"code_hash: {rev!r} is not a git revision of {root}")
-        listed = found.stdout.splitlines()
-        # fnmatch's * crosses "/": match the ** globs by prefix and suffix instead
-        paths = sorted(p for p in listed if any(_matches(p, g, fnmatch) for g in CODE_GLOBS))
+        listed = done.stdout.splitlines()
 
         def read(path: str) -> bytes:
-            return subprocess.run(
-                ["git", "-C", str(root), "show", f"{rev}:{path}"], capture_output=True, check=True
-            ).stdout
+            show = ["git", "-C", str(root), "show", f"{rev}:{path}"]
+            return subprocess.run(show, capture_output=True, check=True).stdout
 
     digest = hashlib.sha256()
-    for path in paths:
+    for path in sorted(p for p in listed if _is_code(p)):
         digest.update(path.encode() + b"\0" + read(path) + b"\0")
     return digest.hexdigest()[:12]
-
-
-def _matches(path: str, glob: str, fnmatch) -> bool:
-    folder, _, pattern = glob.rpartition("/")
-    if folder.endswith("/**"):
-        return path.startswith(folder[:-2]) and fnmatch.fnmatch(path.rpartition("/")[2], pattern)
-    return path.rpartition("/")[0] == folder and fnmatch.fnmatch(path.rpartition("/")[2], pattern)
 
 
 def environment(device: str, workers: int) -> dict:

@@ -66,7 +66,6 @@ def summarise(
                 "fid_last": mine.get("dxmi-last", dxmi).get("fid"),
                 "iterations": dxmi.get("iterations"),
                 "init_fid": mine.get("dxmi-init", {}).get("fid"),
-                "failed": not dxmi,
             }
         )
     return rows
@@ -95,7 +94,7 @@ def table(rows: list[dict], env: dict, steps: int, seed: int) -> str:
     ]
     for r in rows:
         by_it = {c["iteration"]: c for c in r["checks"]}
-        chosen = "failed" if r["failed"] else num(r["fid"])
+        chosen = "failed" if r["fid"] is None else num(r["fid"])
         if r["selected_iteration"] is not None:
             chosen += f" ({r['selected_iteration']})"
         sets = ", ".join(f"`{s}`" for s in r["overrides"]) or "none (the config)"
@@ -123,7 +122,7 @@ def parse_probes(specs: list[list[str]]) -> list[tuple[str, list[str]]]:
     """``--probe NAME [KEY=VALUE ...]`` -> [(name, overrides)]; names are unique folder names."""
     probes = []
     for name, *sets in specs:
-        if not NAME.match(name) or name in ("teacher", "grids"):
+        if not NAME.match(name) or name == "teacher":
             raise SystemExit(f"--probe {name!r}: a probe name is a plain folder name")
         if name in {p for p, _ in probes}:
             raise SystemExit(f"--probe {name!r} given twice")
