@@ -61,6 +61,8 @@ def test_bad_override_and_range_checks():
         load_config(None, ["dxmi.stepz=3"])
     with pytest.raises(ConfigError, match="dxmi.velocity_momentum"):
         load_config(None, ["dxmi.velocity_momentum=1.5"])
+    with pytest.raises(ConfigError, match=r"dxmi\.eta must be in \[0, 1\]"):
+        load_config(None, ["dxmi.eta=-0.5"], cls=ImageConfig)
     with pytest.raises(ConfigError, match="data.path is required"):
         load_config(None, ["data.name=file"])
     with pytest.raises(ConfigError, match="eval.select 'holdout' needs eval.every"):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from diffusers import DDPMScheduler
+from diffusers import DDIMScheduler, DDPMScheduler
 
 from dxmi.diffusion import (
     GaussianPolicy,
@@ -11,6 +11,7 @@ from dxmi.diffusion import (
     sample,
     select_timesteps,
     solver_sample,
+    step_coefficients,
     train_ddpm,
 )
 from dxmi.networks import EpsilonMLP
@@ -61,6 +62,37 @@ def test_policy_step_is_the_ddpm_posterior_step():
         torch.testing.assert_close(
             log_sigma.exp()[0], torch.as_tensor(std).float(), rtol=1e-3, atol=1e-4
         )
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5])
+def test_policy_with_eta_is_the_ddim_step(eta):
+    """With eta < 1 the policy's mean and std equal diffusers' DDIM step at that eta."""
+    torch.manual_seed(0)
+    eps_model = EpsilonMLP(2, hidden=16, layers=1, time_embedding=8)
+    ts = select_timesteps(1000, 4)  # [999, 749, 499, 249]: DDIM's "trailing" spacing
+    policy = GaussianPolicy(eps_model, linear_alphas_cumprod(), ts, eta=eta)
+    sched = DDIMScheduler(clip_sample=False, set_alpha_to_one=True, timestep_spacing="trailing")
+    sched.set_timesteps(4)
+    assert sched.timesteps.tolist() == ts
+    x = torch.randn(5, 2)
+    for t in range(3):  # the last step's sigma is the policy's fixed small one
+        mean, log_sigma = policy(x, torch.full((5,), t))
+        eps = eps_model(x, torch.full((5,), float(ts[t])))
+        out = sched.step(eps, ts[t], x, eta=eta, variance_noise=torch.zeros_like(x))
+        torch.testing.assert_close(mean, out.prev_sample, atol=1e-4, rtol=1e-4)
+        std = eta * sched._get_variance(ts[t], ts[t + 1]) ** 0.5
+        assert log_sigma.exp()[0].item() == pytest.approx(max(float(std), 1e-4), rel=1e-3)
+
+
+def test_ddim_coefficients_reduce_to_the_posterior_at_eta_one():
+    """The general DDIM form just below eta = 1 agrees with the posterior's closed form."""
+    ts = select_timesteps(1000, 4, "quadratic")
+    posterior = step_coefficients(linear_alphas_cumprod(), ts, eta=1.0)
+    ddim = step_coefficients(linear_alphas_cumprod(), ts, eta=1.0 - 1e-9)
+    for key in ("x0_coef", "xt_coef", "posterior_std"):
+        torch.testing.assert_close(ddim[key], posterior[key], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="eta must be in"):
+        step_coefficients(linear_alphas_cumprod(), ts, eta=1.5)
 
 
 def test_policy_sigma_learnable_except_last():

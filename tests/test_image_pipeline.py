@@ -174,6 +174,24 @@ def test_cli_images_and_errors(teacher, tmp_path, capsys):
     assert "unknown key 'unet.channels'" in capsys.readouterr().err
 
 
+def test_sampler_export_keeps_the_ddim_mean(teacher, tmp_path):
+    """A DDIM-mean policy (dxmi.eta < 1) exports and reloads as itself, not as the posterior."""
+    from dxmi.image_training import build_image_policy
+    from dxmi.networks.unet import load_unet_teacher
+
+    config = load_config(None, [*TINY_IMAGES, "dxmi.eta=0.3"], cls=ImageConfig)
+    unet, schedule = load_unet_teacher(teacher)
+    sampler = ImageSampler(build_image_policy(config, unet, schedule), (1, 8, 8), schedule)
+    sampler.save(tmp_path / "s")
+    loaded = ImageSampler.load(tmp_path / "s")
+    assert loaded.policy.eta == pytest.approx(0.3)
+    np.testing.assert_allclose(loaded.sample(8, seed=4), sampler.sample(8, seed=4), atol=1e-6)
+    record = json.loads((tmp_path / "s" / "sampler.json").read_text())
+    (tmp_path / "s" / "sampler.json").write_text(json.dumps({**record, "eta": 1.5}))
+    with pytest.raises(CheckpointError, match="eta must be in"):
+        ImageSampler.load(tmp_path / "s")
+
+
 def test_sampler_load_errors(tmp_path):
     with pytest.raises(CheckpointError, match="not an exported dxmi sampler"):
         ImageSampler.load(tmp_path)

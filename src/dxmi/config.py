@@ -87,6 +87,10 @@ class DxMIConfig:
     last_sigma: float = 1e-3  # noise of the last step (fixed in the reference)
     learn_last_sigma: bool = False  # learn the last step's sigma too (not in the reference)
     clip_x0: float = 0.0  # clip each step's predicted x0 to [-c, c]; 0 = off (images: 1.0)
+    # The policy's mean: 1 = the DDPM posterior step (the reference), < 1 = the DDIM step with
+    # eta times the posterior's noise as the initial sigma (0 = deterministic DDIM; not in the
+    # reference, whose EDM variant splits the step into a deterministic part and sigma_up alike)
+    eta: float = 1.0
     velocity_momentum: float = 0.99  # s_t^2 <- m s_t^2 + (1 - m) mean step^2
     # EMA of the sampler weights for sampling (0 = none, the reference). With the warm-up of
     # dxmi.ema (decay min(d, (1 + n) / (10 + n)) at update n) a decay d only binds after about
@@ -371,6 +375,7 @@ def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
         (config.dxmi.iterations >= 0, "dxmi.iterations must be non-negative"),
         (config.dxmi.tau1 >= 0 and config.dxmi.tau2 >= 0, "dxmi.tau1 and tau2 must be >= 0"),
         (config.dxmi.gamma >= 0, "dxmi.gamma must be >= 0"),
+        (0 <= config.dxmi.eta <= 1, "dxmi.eta must be in [0, 1]"),
         (0 <= config.dxmi.velocity_momentum < 1, "dxmi.velocity_momentum must be in [0, 1)"),
         (0 <= config.dxmi.ema_decay < 1, "dxmi.ema_decay must be in [0, 1)"),
         (0 <= config.dxmi.energy_ema_decay < 1, "dxmi.energy_ema_decay must be in [0, 1)"),

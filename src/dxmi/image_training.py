@@ -101,6 +101,7 @@ def build_image_policy(config: ImageConfig, unet: nn.Module, schedule: Schedule)
         last_sigma=config.dxmi.last_sigma,
         learn_last_sigma=config.dxmi.learn_last_sigma,
         clip_x0=config.dxmi.clip_x0,
+        eta=config.dxmi.eta,
     )
 
 
@@ -164,6 +165,7 @@ class ImageSampler:
             "log_sigma": self.policy.log_sigma.detach().cpu().tolist(),
             "learned_sigmas": int(self.policy.log_sigma_learned.numel()),
             "clip_x0": self.policy.clip_x0,
+            "eta": self.policy.eta,
             "schedule": self.schedule.to_dict(),
         }
         (tmp / "sampler.json").write_text(json.dumps(record, indent=1))
@@ -183,8 +185,11 @@ class ImageSampler:
             timesteps, log_sigma = list(meta["timesteps"]), list(meta["log_sigma"])
             n_learned, shape = int(meta["learned_sigmas"]), tuple(meta["shape"])
             clip_x0 = float(meta["clip_x0"])
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            eta = float(meta.get("eta", 1.0))  # samplers exported before eta existed: posterior
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{meta_path}: unusable sampler record ({err})") from None
+        if not 0.0 <= eta <= 1.0:
+            raise CheckpointError(f"{meta_path}: eta must be in [0, 1], got {eta}")
         unet, _ = load_unet_teacher(folder / "unet")
         policy = GaussianPolicy(
             UNetEpsilon(unet),
@@ -192,6 +197,7 @@ class ImageSampler:
             timesteps,
             learn_last_sigma=n_learned == len(timesteps),
             clip_x0=clip_x0,
+            eta=eta,
         )
         with torch.no_grad():
             values = torch.tensor(log_sigma)

@@ -39,6 +39,7 @@ def build_policy(config: Config, eps_model: nn.Module) -> GaussianPolicy:
         last_sigma=config.dxmi.last_sigma,
         learn_last_sigma=config.dxmi.learn_last_sigma,
         clip_x0=config.dxmi.clip_x0,
+        eta=config.dxmi.eta,
     )
 
 

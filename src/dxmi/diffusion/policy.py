@@ -6,6 +6,9 @@ initialised from the posterior std, except the last step's, fixed at a small val
 `learn_last_sigma`, learnable from that value: a departure from the reference). As in the
 reference, learning sigma changes only the injected noise; the mean keeps the schedule's.
 
+With `eta` < 1 the mean is the DDIM step instead (schedules.step_coefficients), with the noise
+scaled by eta: less noise injected between steps, the deterministic DDIM sampler at eta = 0.
+
 With `clip_x0` > 0 the mean is computed from the predicted x0 clipped to [-clip_x0, clip_x0],
 as DDPM image samplers do. Without it, a few-step chain of a small image teacher amplifies the
 epsilon error of the noisiest steps (by 1 / sqrt(alpha_t), about 45 at t = 999 for T = 2) into
@@ -34,12 +37,14 @@ class GaussianPolicy(nn.Module):
         last_sigma: float = 1e-3,
         learn_last_sigma: bool = False,
         clip_x0: float = 0.0,
+        eta: float = 1.0,
     ) -> None:
         super().__init__()
         self.eps_model = eps_model
         self.steps = len(timesteps)
         self.clip_x0 = clip_x0
-        for name, value in step_coefficients(alphas_cumprod, timesteps).items():
+        self.eta = eta
+        for name, value in step_coefficients(alphas_cumprod, timesteps, eta).items():
             self.register_buffer(name, value)
         init = torch.cat(
             [self.posterior_std[:-1].clamp(min=1e-4).log(), torch.tensor([math.log(last_sigma)])]
@@ -57,9 +62,11 @@ class GaussianPolicy(nn.Module):
         """Mean and log sigma of pi(x_{t+1} | x_t) for step indices t (N,) -> (N, D), (N,)."""
         eps = self.eps_model(x, self.timesteps[t])
         shape = (-1,) + (1,) * (x.dim() - 1)
-        if self.clip_x0 > 0:
+        if self.clip_x0 > 0 or self.eta != 1.0:
             ab = self.alphas_cumprod[t].view(shape)
-            x0 = ((x - (1 - ab).sqrt() * eps) / ab.sqrt()).clamp(-self.clip_x0, self.clip_x0)
+            x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+            if self.clip_x0 > 0:
+                x0 = x0.clamp(-self.clip_x0, self.clip_x0)
             mean = self.x0_coef[t].view(shape) * x0 + self.xt_coef[t].view(shape) * x
         else:
             mean = (x - self.eps_coef[t].view(shape) * eps) * self.inv_sqrt_alpha[t].view(shape)

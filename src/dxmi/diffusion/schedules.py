@@ -47,7 +47,7 @@ def select_timesteps(
 
 
 def step_coefficients(
-    alphas_cumprod: torch.Tensor, timesteps: list[int]
+    alphas_cumprod: torch.Tensor, timesteps: list[int], eta: float = 1.0
 ) -> dict[str, torch.Tensor]:
     """Per-step DDPM posterior coefficients between consecutive chosen timesteps.
 
@@ -57,18 +57,35 @@ def step_coefficients(
     posterior variance = beta_t (1 - abar(next)) / (1 - abar(s)).
     The same mean in terms of the predicted x0 (used when x0 is clipped):
     mean = x0_coef * x0 + xt_coef * x_t, x0 = (x_t - sqrt(1 - abar(s)) eps) / sqrt(abar(s)).
+
+    ``eta`` < 1 gives the DDIM step of Song et al. (2021) instead: noise std
+    s = eta * posterior std, mean = sqrt(abar(next)) x0 + sqrt(1 - abar(next) - s^2) eps, in
+    the same x0 / x_t form (``x0_coef``, ``xt_coef``); ``posterior_std`` is then s. eta = 1 is
+    the posterior step (the two forms agree), eta = 0 the deterministic DDIM step.
     """
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError(f"eta must be in [0, 1], got {eta}")
     ab = alphas_cumprod.double()[timesteps]
     ab_next = torch.cat([ab[1:], ab.new_ones(1)])  # the step after the last lands on data
     alpha = ab / ab_next
     beta = 1.0 - alpha
+    std = eta * (beta * (1.0 - ab_next) / (1.0 - ab)).clamp(min=0).sqrt()
+    if eta == 1.0:  # the posterior's closed forms, bit for bit as before eta existed
+        x0_coef = ab_next.sqrt() * beta / (1.0 - ab)
+        xt_coef = alpha.sqrt() * (1.0 - ab_next) / (1.0 - ab)
+    else:
+        # x_{t+1} = sqrt(abar') x0 + sqrt(1 - abar' - s^2) eps_hat with eps_hat recomputed from
+        # x0: eps_hat = (x_t - sqrt(abar) x0) / sqrt(1 - abar). At eta = 1 this reduces to the
+        # posterior's sqrt(alpha) (1 - abar') / (1 - abar) (abar' = abar(next))
+        xt_coef = (1.0 - ab_next - std**2).clamp(min=0).sqrt() / (1.0 - ab).sqrt()
+        x0_coef = ab_next.sqrt() - ab.sqrt() * xt_coef
     return {
         "timesteps": torch.tensor(timesteps, dtype=torch.float32),
         "alphas_cumprod": ab.float(),
         "inv_sqrt_alpha": alpha.rsqrt().float(),
         "eps_coef": (beta / (1.0 - ab).sqrt()).float(),
-        "posterior_std": (beta * (1.0 - ab_next) / (1.0 - ab)).clamp(min=0).sqrt().float(),
+        "posterior_std": std.float(),
         "beta": beta.float(),
-        "x0_coef": (ab_next.sqrt() * beta / (1.0 - ab)).float(),
-        "xt_coef": (alpha.sqrt() * (1.0 - ab_next) / (1.0 - ab)).float(),
+        "x0_coef": x0_coef.float(),
+        "xt_coef": xt_coef.float(),
     }
