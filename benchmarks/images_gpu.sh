@@ -21,5 +21,8 @@ if [[ "${SMOKE:-0}" == 1 ]]; then
     || { tail -50 "$SMOKE_DIR.log"; exit 3; }
   echo "smoke run passed"
 fi
+# T = 10 takes a lower sampler rate and the CPU config's energy/value rate: the best of the
+# T = 10 probes in benchmarks/results/images-gpu-probes (configs/mnist-gpu.yaml says why)
 timeout "${FULL_TIMEOUT:-540}" "$PY" benchmarks/images.py --config configs/mnist-gpu.yaml \
-  --out "$OUT" --workers 2 --steps 4 10 --seeds 0 "$@"
+  --out "$OUT" --workers 2 --steps 4 10 --seeds 0 \
+  --set-at 10 dxmi.sampler_lr=1e-6 --set-at 10 dxmi.value_lr=1e-3 "$@"
