@@ -194,6 +194,28 @@ def test_energy_ema_is_the_scoring_energy_and_resumes_exactly(tiny_overrides):
     assert off.scoring_energy is off.energy_m
 
 
+def test_replay_mixes_past_negatives_and_resumes_exactly(tiny_overrides):
+    sets = ["dxmi.replay_size=100", "dxmi.replay_fraction=0.5", "dxmi.variant=separate"]
+    config = load_config(None, tiny_overrides + sets)
+    tr = _trainer(config)
+    tr.iteration(_data())
+    assert tr.replay is not None and len(tr.replay) == min(100, config.dxmi.batch_size)
+    for _ in range(2):
+        tr.iteration(_data())
+    b = _trainer(config, seed=0)
+    b.load_state_dict(tr.state_dict())
+    tr.iteration(_data())
+    b.iteration(_data())
+    assert torch.equal(_flat(tr.energy_m), _flat(b.energy_m))
+    assert torch.equal(tr.replay.rows, b.replay.rows)
+    # the replayed negatives change the energy's step: not the run without them
+    plain = _trainer(load_config(None, tiny_overrides + sets[2:]))
+    for _ in range(4):
+        plain.iteration(_data())
+    assert not torch.equal(_flat(plain.energy_m), _flat(tr.energy_m))
+    assert plain.replay is None
+
+
 def test_uniform_sampler_average_from_its_start_and_resumes_exactly(tiny_overrides):
     config = load_config(None, tiny_overrides + ["dxmi.average_start=2"])
     tr = _trainer(config)

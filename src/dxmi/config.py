@@ -103,6 +103,11 @@ class DxMIConfig:
     # EMA of the energy weights: the EBM that is exported, scored and evaluated (0 = the last
     # iterate, the reference). The energy chases the sampler, GAN-like; its average is steadier.
     energy_ema_decay: float = 0.0
+    # Past negatives (not in the reference; irl/replay.py): keep a uniform reservoir of this
+    # many of the sampler's earlier samples and draw replay_fraction of each EBM step's
+    # negatives from it, so that the energy stays high where the sampler once went (0 = off).
+    replay_size: int = 0
+    replay_fraction: float = 0.5
     energy: NetworkConfig = field(default_factory=lambda: NetworkConfig(hidden=128, layers=3))
 
 
@@ -376,6 +381,8 @@ def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
         (config.dxmi.tau1 >= 0 and config.dxmi.tau2 >= 0, "dxmi.tau1 and tau2 must be >= 0"),
         (config.dxmi.gamma >= 0, "dxmi.gamma must be >= 0"),
         (0 <= config.dxmi.eta <= 1, "dxmi.eta must be in [0, 1]"),
+        (config.dxmi.replay_size >= 0, "dxmi.replay_size must be >= 0"),
+        (0 <= config.dxmi.replay_fraction <= 1, "dxmi.replay_fraction must be in [0, 1]"),
         (0 <= config.dxmi.velocity_momentum < 1, "dxmi.velocity_momentum must be in [0, 1)"),
         (0 <= config.dxmi.ema_decay < 1, "dxmi.ema_decay must be in [0, 1)"),
         (0 <= config.dxmi.energy_ema_decay < 1, "dxmi.energy_ema_decay must be in [0, 1)"),

@@ -29,6 +29,7 @@ from dxmi.irl.losses import (
     time_cost,
     update_velocity_scale,
 )
+from dxmi.irl.replay import ReplayBuffer
 
 
 class TrainingDiverged(RuntimeError):
@@ -133,6 +134,7 @@ class DxMITrainer:
         self.energy_ema = None
         if config.energy_ema_decay > 0:
             self.energy_ema = make_ema(self.energy_m, config.energy_ema_decay)
+        self.replay = ReplayBuffer(config.replay_size) if config.replay_size > 0 else None
 
     # ------------------------------------------------------------------------------------------
     @property
@@ -216,10 +218,17 @@ class DxMITrainer:
         mean_sq = acc.reduce(mean_sq, reduction="mean")
         self.s2 = update_velocity_scale(self.s2, mean_sq, cfg.velocity_momentum)
 
-        # 3. EBM step: data are positives, the sampler's x_T negatives (one forward for DDP).
+        # 3. EBM step: data are positives, the sampler's x_T negatives (one forward for DDP);
+        #    with a replay buffer, replay_fraction of the negatives are earlier samples.
         x_pos = data[torch.randint(len(data), (B,), generator=g, device=acc.device)]
+        x_neg = states[-1]
+        if self.replay is not None:
+            k = round(cfg.replay_fraction * B) if len(self.replay) else 0
+            if k:
+                x_neg = torch.cat([x_neg[k:], self.replay.sample(k, g)])
+            self.replay.add(states[-1], g)
         with acc.autocast():
-            e = self.energy(torch.cat([x_pos, states[-1]]))
+            e = self.energy(torch.cat([x_pos, x_neg]))
             e_pos, e_neg = e[:B].float(), e[B:].float()
             loss_e = ebm_loss(e_pos, e_neg, cfg.gamma)
         losses["loss_energy"] = loss_e
@@ -305,6 +314,8 @@ class DxMITrainer:
             state["ema"] = self.ema.state_dict()
         if self.energy_ema is not None:
             state["energy_ema"] = self.energy_ema.state_dict()
+        if self.replay is not None:
+            state["replay"] = self.replay.state_dict()
         return copy.deepcopy(state)
 
     def load_state_dict(self, state: dict) -> None:
@@ -321,3 +332,5 @@ class DxMITrainer:
             self.ema.load_state_dict(state["ema"])
         if self.energy_ema is not None:
             self.energy_ema.load_state_dict(state["energy_ema"])
+        if self.replay is not None:
+            self.replay.load_state_dict(state["replay"], self.acc.device)
