@@ -157,7 +157,9 @@ def main() -> None:
 
     import torch
 
-    torch.set_num_threads(1)  # as benchmarks/images.py: the small UNet runs best on one thread
+    # as benchmarks/images.py: the teacher trains alone on the workers' cores; the probes run
+    # in worker processes of one thread each
+    torch.set_num_threads(max(1, args.workers or len(probes)))
     if torch.cuda.is_available():
         torch.backends.cudnn.benchmark = True
     # validate every probe's overrides before the teacher trains: a typo fails in seconds
@@ -169,6 +171,7 @@ def main() -> None:
         except ConfigError as err:
             raise SystemExit(f"--probe {name}: {err}") from None
     env.update(ensure_teacher(image_config(args.config, args.set), out / "teacher"))
+    torch.set_num_threads(1)
     jobs = []
     for name, sets in probes:
         folder = out / name
