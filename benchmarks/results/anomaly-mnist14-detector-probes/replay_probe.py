@@ -49,17 +49,20 @@ def main() -> None:
         train, test, labels = mnist_task(digit, int(seed), pool=2)
         t0 = time.perf_counter()
         det = ReplayDetector(random_state=int(seed), device="cpu").fit(train.reshape(-1, 14, 14))
-        record = {
-            "seed": int(seed),
-            "replay_size": int(size),
-            "replay_fraction": float(fraction),
-            "normal": digit,
-            "auroc": roc_auc_score(labels, det.decision_function(test.reshape(-1, 14, 14))),
-            "seconds": round(time.perf_counter() - t0, 1),
-        }
-        print(json.dumps(record), flush=True)
+        scores = det.decision_function(test.reshape(-1, 14, 14))
+        line = json.dumps(
+            dict(
+                seed=int(seed),
+                replay_size=int(size),
+                replay_fraction=float(fraction),
+                normal=digit,
+                auroc=roc_auc_score(labels, scores),
+                seconds=round(time.perf_counter() - t0, 1),
+            )
+        )
+        print(line, flush=True)
         with open(HERE / "replay.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+            print(line, file=f)
 
 
 if __name__ == "__main__":
