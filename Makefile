@@ -28,7 +28,7 @@ benchmark: $(STAMP)
 
 benchmark-images: $(STAMP)
 	$(BIN)/python benchmarks/images.py --config configs/mnist-cpu.yaml --seeds 0 1 2 --workers 2 \
-		--set-at 10 dxmi.iterations=600 --out benchmarks/results/images-cpu-1100
+		--set-at 10 dxmi.iterations=500 --out benchmarks/results/images-cpu-t10-500
 
 clean:
 	rm -rf runs .pytest_cache

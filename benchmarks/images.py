@@ -6,13 +6,14 @@ own T-step ancestral sampler; also the teacher at 1000 steps and the data floor 
 images). Every method is scored on the same number of samples against the same reference set
 (the training images) with the same features; the table prints both beside the scores.
 
-    # `make benchmark-images`: the CPU table, three seeds at T = 4 and 10 (54 min on 2 cores)
+    # `make benchmark-images`: the CPU table, three seeds at T = 4 and 10 (2 cores, < 60 min)
     python benchmarks/images.py --config configs/mnist-cpu.yaml --seeds 0 1 2 --workers 2 \
-        --out benchmarks/results/images-cpu-3seeds
+        --set-at 10 dxmi.iterations=500 --out benchmarks/results/images-cpu-t10-500
     python benchmarks/images.py --config configs/mnist-gpu.yaml --out OUT --workers 1   # one GPU
 
 Writes OUT/table.md, OUT/results.json, OUT/partial.jsonl (every finished job, as it ends),
-OUT/grids/*.png (64 samples per method), and OUT/teacher/ and OUT/dxmi-T*-s*/ run directories.
+OUT/grids/*.png (64 samples per method), OUT/teacher/ and OUT/dxmi-T*-s*/ run directories and
+OUT/teacher-shards/ (the 1000-step teacher's samples, one .npy per parallel job).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from common import (  # noqa: E402
 )
 
 BASELINES = ("ddim", "dpmsolver++", "unipc", "ancestral")
+TEACHER_STEPS = 1000  # the teacher's own sampler at every step of its schedule
+SHARD = "teacher-shard"  # the records of teacher_shard_job, merged into one "teacher" record
 
 
 def image_config(path: str, sets: list[str], steps: int | None = None, seed: int | None = None):
@@ -64,27 +67,24 @@ def _record(method: str, steps: int, seed: int, scores: dict, seconds: float | N
     return {"method": method, "steps": steps, "seed": seed, **scores, "seconds_per_1000": seconds}
 
 
-def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: int) -> list[dict]:
-    """A training-free sampler of the teacher: n samples, timed, scored, a grid saved."""
+def _solver_draw(config, out: str, shape: tuple, solver: str, steps: int, seed: int):
+    """`draw(n)`: n images of `shape` from a sampler of the teacher in `out`, from noise seeded
+    `seed` afresh at every call (see `timed_samples`); also the device it runs on."""
     import torch
 
     from dxmi.diffusion.solvers import solver_sample
-    from dxmi.image_training import timed_samples, warmup_size
     from dxmi.networks.unet import UNetEpsilon, load_unet_teacher
-    from dxmi.plots import save_image_grid
 
-    config = image_config(config_path, sets)
-    data, scorer = _scorer(config)
     unet, schedule = load_unet_teacher(Path(out) / "teacher" / "teacher")
     device = "cuda" if torch.cuda.is_available() and not config.run.cpu else "cpu"
     eps = UNetEpsilon(unet.to(device).eval())
 
     def draw(n: int) -> np.ndarray:
-        gen = torch.Generator(device).manual_seed(config.eval.seed)  # per call: see timed_samples
+        gen = torch.Generator(device).manual_seed(seed)
         parts = []
         for i in range(0, n, config.eval.batch_size):
             m = min(config.eval.batch_size, n - i)
-            noise = torch.randn((m, *data.shape), generator=gen, device=device)
+            noise = torch.randn((m, *shape), generator=gen, device=device)
             x = solver_sample(
                 eps,
                 noise,
@@ -98,13 +98,64 @@ def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: 
             parts.append(x.clamp(-1, 1).cpu().numpy())
         return np.concatenate(parts)
 
+    return draw, device
+
+
+def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: int) -> list[dict]:
+    """A training-free sampler of the teacher: n samples, timed, scored, a grid saved."""
+    import torch
+
+    from dxmi.image_training import timed_samples, warmup_size
+    from dxmi.plots import save_image_grid
+
+    config = image_config(config_path, sets)
+    data, scorer = _scorer(config)
+    draw, device = _solver_draw(config, out, data.shape, solver, steps, config.eval.seed)
     with torch.no_grad():
         warmup = warmup_size(device, steps, config.eval.batch_size)
         x, secs = timed_samples(draw, config.eval.n_samples, warmup)
-    name = "teacher" if steps == schedule.num_train_timesteps else solver
+    name = "teacher" if steps == TEACHER_STEPS else solver
     save_image_grid(x[:64], Path(out) / "grids" / f"{name}-{steps}.png")
     record = _record(name, steps, 0, scorer.score(x), secs)
     return [{**record, "spacing": config.dxmi.timestep_spacing if name != "teacher" else None}]
+
+
+def teacher_shard_job(config_path: str, sets: list[str], out: str, part: tuple[int, int]):
+    """Shard i of k (`part`) of the 1000-step teacher's samples, timed and saved to
+    OUT/teacher-shards/ for `merge_teacher_shards`. One 16-minute job on a CPU left one worker
+    idle for 7 minutes at the end of the table; shards let the workers finish together. Shard i
+    draws its images from noise seeded eval.seed + i."""
+    import torch
+
+    from dxmi.image_training import load_image_run_data, timed_samples
+
+    shard, shards = part
+    config = image_config(config_path, sets)
+    shape = load_image_run_data(config).shape
+    n = len(range(shard, config.eval.n_samples, shards))  # the shards' sizes add up to n
+    seed = config.eval.seed + shard
+    draw, _ = _solver_draw(config, out, shape, "ancestral", TEACHER_STEPS, seed)
+    with torch.no_grad():
+        x, secs = timed_samples(draw, n)  # timed cold: see warmup_size
+    folder = Path(out) / "teacher-shards"
+    folder.mkdir(exist_ok=True)
+    np.save(folder / f"{shard}.npy", x)
+    return [{"method": SHARD, "shard": shard, "shards": shards, "n": n, "seconds": secs * n / 1000}]
+
+
+def merge_teacher_shards(config_path: str, sets: list[str], out: str, shards: list[dict]):
+    """The 1000-step teacher's record from its shards' samples: scored together, timed as the
+    sum of the shards' sampling seconds (the cost of one process drawing them all)."""
+    from dxmi.plots import save_image_grid
+
+    shards = sorted(shards, key=lambda r: r["shard"])
+    folder = Path(out) / "teacher-shards"
+    x = np.concatenate([np.load(folder / f"{r['shard']}.npy") for r in shards])
+    _, scorer = _scorer(image_config(config_path, sets))
+    save_image_grid(x[:64], Path(out) / "grids" / f"teacher-{TEACHER_STEPS}.png")
+    secs = sum(r["seconds"] for r in shards) * 1000 / len(x)
+    record = _record("teacher", TEACHER_STEPS, 0, scorer.score(x), secs)
+    return {**record, "spacing": None, "shards": len(shards)}
 
 
 def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int) -> list[dict]:
@@ -158,7 +209,10 @@ def ensure_teacher(config, folder: Path) -> dict:
 
 
 def _label(args: tuple) -> str:
-    """A job's name for the log: DxMI jobs take (.., steps, seed), solver jobs (.., name, steps)."""
+    """A job's name for the log: DxMI jobs take (.., steps, seed), solver jobs (.., name, steps),
+    teacher shards (.., (shard, shards))."""
+    if len(args) == 4:
+        return f"teacher T={TEACHER_STEPS} shard {args[3][0] + 1}/{args[3][1]}"
     if isinstance(args[3], int):
         return f"dxmi T={args[3]} seed={args[4]}"
     return f"{args[3]} T={args[4]}"
@@ -263,6 +317,12 @@ def main() -> None:
     add_override_arguments(ap, "config override for the DxMI runs at T steps only, repeatable")
     ap.add_argument("--no-teacher-1000", action="store_true", help="skip the 1000-step teacher")
     ap.add_argument(
+        "--teacher-shards",
+        type=int,
+        default=None,
+        help="parallel jobs that draw the 1000-step teacher's samples (default: --workers)",
+    )
+    ap.add_argument(
         "--dxmi-only",
         action="store_true",
         help="only DxMI runs (e.g. more seeds); their records are added to partial.jsonl",
@@ -288,18 +348,19 @@ def main() -> None:
         # the jobs run in worker processes with one thread each (common.init_worker; two
         # threads per job ran at half the speed of one there: 1.0 vs 2.3 iterations/s)
         torch.set_num_threads(1)
-        # longest first, so that parallel workers end together: on a CPU the 1000-step teacher
-        # (about 16 minutes), then DxMI at the largest T
+        # longest first, so that parallel workers end together: DxMI at the largest T (12 to
+        # 15 minutes a job on a CPU), then the 1000-step teacher in one shard per worker (16
+        # minutes in all), then the few-step samplers (seconds)
         seeds_at = {spec[0]: spec[1:] for spec in args.seeds_at}
-        jobs = []
-        if not (args.no_teacher_1000 or args.dxmi_only):
-            teacher_1000 = (args.config, args.set, str(out), "ancestral", 1000)
-            jobs.append((solver_job, teacher_1000))
-        jobs += [
+        jobs: list = [
             (dxmi_job, (args.config, overrides_at(args, steps), str(out), steps, s))
             for steps in sorted(args.steps, reverse=True)
             for s in seeds_at.get(steps, args.seeds)
         ]
+        if not (args.no_teacher_1000 or args.dxmi_only):
+            shards = args.teacher_shards or args.workers
+            part = [(args.config, args.set, str(out), (i, shards)) for i in range(shards)]
+            jobs += [(teacher_shard_job, a) for a in part]
         if not args.dxmi_only:
             jobs += [
                 (solver_job, (args.config, args.set, str(out), b, steps))
@@ -311,17 +372,24 @@ def main() -> None:
         records = earlier + run_jobs(
             jobs,
             args.workers,
-            out / "partial.jsonl",
+            partial,
             label=_label,
             append=args.dxmi_only,
             failures=failures,
         )
+        done_shards = [r for r in records if r["method"] == SHARD]
+        if done_shards and not any(a.startswith("teacher T=") for a in failures):
+            teacher = merge_teacher_shards(args.config, args.set, str(out), done_shards)
+            records.append(teacher)
+            with partial.open("a") as f:
+                f.write(json.dumps(teacher) + "\n")
         env["total_minutes"] = (time.perf_counter() - began_all) / 60
     else:
         records = read_partial(out / "partial.jsonl")
         previous = out / "results.json"
         if previous.is_file():  # keep the environment of the run that made the records
             env = json.loads(previous.read_text())["environment"]
+    records = [r for r in records if r["method"] != SHARD]  # merged into "teacher" above
     if not records:  # every job failed: their tracebacks are above, there is no table
         sys.exit(f"no results; failed jobs: {', '.join(failures) or 'none ran'}")
     table = _table(records, env)
