@@ -11,6 +11,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
 from dxmi.checkpoint import CheckpointError
+from dxmi.config import ConfigError
 from dxmi.image_detector import ImageDxMIDetector
 
 TINY = dict(
@@ -72,6 +73,17 @@ def test_same_seed_same_detector(ones):
     a = ImageDxMIDetector(iterations=5, **TINY).fit(train).decision_function(test[:20])
     b = ImageDxMIDetector(iterations=5, **TINY).fit(train).decision_function(test[:20])
     np.testing.assert_array_equal(a, b)
+
+
+def test_replayed_negatives_reach_the_energy(ones):
+    train, test, _ = ones
+    plain = ImageDxMIDetector(iterations=8, **TINY).fit(train).decision_function(test[:20])
+    replay = ImageDxMIDetector(iterations=8, replay_size=64, **TINY).fit(train)
+    assert replay.to_config().dxmi.replay_size == 64
+    # from the second iteration on, half of every energy step's negatives are replayed
+    assert not np.allclose(replay.decision_function(test[:20]), plain)
+    with pytest.raises(ConfigError, match="replay_fraction"):
+        ImageDxMIDetector(replay_size=64, replay_fraction=1.5, **TINY).fit(train)
 
 
 def test_save_and_load(ones, fitted, tmp_path):

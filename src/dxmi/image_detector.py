@@ -35,7 +35,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
-from dxmi.config import ImageConfig, RunConfig
+from dxmi.config import ImageConfig, RunConfig, validate
 from dxmi.detector import EnergyDetector, separate_dxmi_config
 
 DETECTOR_STEM = "image_detector"
@@ -109,6 +109,8 @@ class ImageDxMIDetector(ImageEnergyDetector):
     sampler_lr, sigma_lr, energy_lr, value_lr : learning rates.
     ema_decay : EMA of the sampler weights.
     energy_ema : EMA decay of the energy weights used for scoring (0: the last iterate).
+    replay_size, replay_fraction : a reservoir of this many of the sampler's past samples, from
+        which `replay_fraction` of every energy step's negatives are drawn (0: none).
     pixel_range : (low, high) pixel values of X, e.g. (0, 1) or (0, 255).
     contamination : expected fraction of outliers in the training images; sets `threshold_`.
     random_state : seed of everything random in `fit`.
@@ -134,6 +136,8 @@ class ImageDxMIDetector(ImageEnergyDetector):
         value_lr: float = 1e-3,
         ema_decay: float = 0.99,
         energy_ema: float = 0.98,
+        replay_size: int = 0,
+        replay_fraction: float = 0.5,
         pixel_range: tuple[float, float] = (0.0, 1.0),
         contamination: float = 0.1,
         random_state: int = 0,
@@ -155,6 +159,8 @@ class ImageDxMIDetector(ImageEnergyDetector):
         self.value_lr = value_lr
         self.ema_decay = ema_decay
         self.energy_ema = energy_ema
+        self.replay_size = replay_size
+        self.replay_fraction = replay_fraction
         self.pixel_range = pixel_range
         self.contamination = contamination
         self.random_state = random_state
@@ -165,7 +171,13 @@ class ImageDxMIDetector(ImageEnergyDetector):
     def to_config(self) -> ImageConfig:
         """The image config these parameters stand for (separate variant)."""
         config = ImageConfig(
-            dxmi=separate_dxmi_config(self, clip_x0=1.0, energy_ema_decay=float(self.energy_ema)),
+            dxmi=separate_dxmi_config(
+                self,
+                clip_x0=1.0,
+                energy_ema_decay=float(self.energy_ema),
+                replay_size=int(self.replay_size),
+                replay_fraction=float(self.replay_fraction),
+            ),
             run=RunConfig(seed=int(self.random_state), cpu=self.device == "cpu", progress=False),
         )
         config.unet.block_out_channels = [int(c) for c in self.unet_channels]
@@ -175,6 +187,8 @@ class ImageDxMIDetector(ImageEnergyDetector):
         config.energy.channels = [int(c) for c in self.energy_channels]
         config.teacher.iterations = int(self.teacher_iterations)
         config.teacher.batch_size = int(self.batch_size)
+        # a bad parameter fails here, before training, naming the config key it sets
+        validate(config, f"{type(self).__name__} parameters")
         return config
 
     def _device(self) -> torch.device:
