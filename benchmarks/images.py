@@ -358,8 +358,10 @@ def main() -> None:
             for steps in sorted(args.steps, reverse=True)
             for s in seeds_at.get(steps, args.seeds)
         ]
-        if not (args.no_teacher_1000 or args.dxmi_only):
-            shards = args.teacher_shards or args.workers
+        shards = (
+            0 if args.no_teacher_1000 or args.dxmi_only else args.teacher_shards or args.workers
+        )
+        if shards:
             part = [(args.config, args.set, str(out), (i, shards)) for i in range(shards)]
             jobs += [(teacher_shard_job, a) for a in part]
         if not args.dxmi_only:
@@ -370,7 +372,7 @@ def main() -> None:
             ]
         partial = out / "partial.jsonl"
         earlier = read_partial(partial) if args.dxmi_only and partial.is_file() else []
-        records = earlier + run_jobs(
+        done = run_jobs(
             jobs,
             args.workers,
             partial,
@@ -378,8 +380,9 @@ def main() -> None:
             append=args.dxmi_only,
             failures=failures,
         )
-        done_shards = [r for r in records if r["method"] == SHARD]
-        if done_shards and not any(a.startswith("teacher T=") for a in failures):
+        records = earlier + done
+        done_shards = [r for r in done if r["method"] == SHARD]
+        if shards and len(done_shards) == shards:  # a failed shard: no teacher row
             teacher = merge_teacher_shards(args.config, args.set, str(out), done_shards)
             records.append(teacher)
             with partial.open("a") as f:
