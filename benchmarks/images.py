@@ -146,7 +146,8 @@ def teacher_shard_job(config_path: str, sets: list[str], out: str, part: tuple[i
 
 def merge_teacher_shards(config_path: str, sets: list[str], out: str, shards: list[dict]):
     """The 1000-step teacher's record from its shards' samples: scored together, timed as the
-    sum of the shards' sampling seconds (the cost of one process drawing them all)."""
+    sum of the shards' sampling seconds (the cost of one process drawing them all, when each
+    shard has a core of its own)."""
     from dxmi.plots import save_image_grid
 
     shards = sorted(shards, key=lambda r: r["shard"])
@@ -321,7 +322,8 @@ def main() -> None:
         "--teacher-shards",
         type=int,
         default=None,
-        help="parallel jobs that draw the 1000-step teacher's samples (default: --workers)",
+        help="parallel jobs that draw the 1000-step teacher's samples (default: --workers on a "
+        "CPU, 1 on a GPU)",
     )
     ap.add_argument(
         "--dxmi-only",
@@ -358,8 +360,13 @@ def main() -> None:
             for steps in sorted(args.steps, reverse=True)
             for s in seeds_at.get(steps, args.seeds)
         ]
+        # One shard per core on a CPU. On a GPU the shards would share one device, so the sum
+        # of their seconds (the row's time) would count each second twice: 74.5 s per 1,000
+        # images with two shards on an H200 (benchmarks/results/images-gpu-lowrates) against
+        # 40.1 s for one process (images-gpu-holdout), in about one process's wall time.
+        default_shards = 1 if torch.cuda.is_available() else args.workers
         shards = (
-            0 if args.no_teacher_1000 or args.dxmi_only else args.teacher_shards or args.workers
+            0 if args.no_teacher_1000 or args.dxmi_only else args.teacher_shards or default_shards
         )
         if shards:
             part = [(args.config, args.set, str(out), (i, shards)) for i in range(shards)]
