@@ -352,8 +352,8 @@ def main() -> None:
         # threads per job ran at half the speed of one there: 1.0 vs 2.3 iterations/s)
         torch.set_num_threads(1)
         # longest first, so that parallel workers end together: DxMI at the largest T (12 to
-        # 15 minutes a job on a CPU), then the 1000-step teacher in one shard per worker (16
-        # minutes in all), then the few-step samplers (seconds)
+        # 15 minutes a job on a CPU), then the 1000-step teacher (16 core-minutes on a CPU, in
+        # one shard per worker there), then the few-step samplers (seconds)
         seeds_at = {spec[0]: spec[1:] for spec in args.seeds_at}
         jobs: list = [
             (dxmi_job, (args.config, overrides_at(args, steps), str(out), steps, s))
