@@ -6,8 +6,8 @@ own T-step ancestral sampler; also the teacher at 1000 steps and the data floor 
 images). Every method is scored on the same number of samples against the same reference set
 (the training images) with the same features; the table prints both beside the scores.
 
-    # `make benchmark-images`: the CPU table, three seeds at T = 4 and 10 (2 cores; about an
-    # hour: 70 min on a slow day, README)
+    # `make benchmark-images`: the CPU table, three seeds at T = 4 and 10 (2 cores: 58 min on
+    # a normal day, 70 on a slow one; README)
     python benchmarks/images.py --config configs/mnist-cpu.yaml --seeds 0 1 2 --workers 2 \
         --set-at 10 dxmi.iterations=500 --out benchmarks/results/images-cpu-t10-500
     python benchmarks/images.py --config configs/mnist-gpu.yaml --out OUT --workers 1   # one GPU
