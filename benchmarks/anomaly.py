@@ -144,6 +144,9 @@ def score(
 
         side = int(np.sqrt(train.shape[1]))
         params = LANGEVIN_CONV_PARAMS | ({"max_seconds": budget} if budget else {})
+        # the same energy net as dxmi-conv, also when --conv-set changes its width
+        shared = {k: v for k, v in overrides.get("dxmi-conv", {}).items() if k == "energy_channels"}
+        params |= shared
         params |= {"iterations": 10} if quick else {}
         det = ImageLangevinEBMDetector(**params, random_state=seed)
         return det.fit(train.reshape(-1, side, side)).decision_function(
@@ -198,9 +201,17 @@ def score(
 
 
 def detection_job(
-    part: str, task: str, normal, seed: int, methods: list[str], quick: bool, overrides: dict
+    part: str,
+    task: str,
+    normal,
+    seed: int,
+    methods: list[str],
+    quick: bool,
+    overrides: dict,
+    budget: float | None = None,
 ):
-    """Every method on one (part, task, normal class, seed): one record each."""
+    """Every method on one (part, task, normal class, seed): one record each. `budget`: the conv
+    Langevin EBM's seconds when no dxmi-conv fit runs in this job (--budget-from)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     if part in ("mnist", "mnist14"):
@@ -208,7 +219,7 @@ def detection_job(
     else:
         train, test, labels = tabular_task(task, normal, seed)
     records = []
-    budget = None  # the conv Langevin EBM's time: that of this job's dxmi-conv fit, if any
+    # the conv Langevin EBM's time: that of this job's dxmi-conv fit, if any, else `budget`
     for method in sorted(methods, key=lambda m: m != "dxmi-conv"):  # dxmi-conv first
         t0 = time.perf_counter()
         s = score(method, part, train, test, seed, quick, overrides, budget)
@@ -442,6 +453,17 @@ def detector_overrides(items: list[str], cls=None) -> dict:
     return {k: v for k, v in params.items() if k in keys}
 
 
+def conv_budgets(path: Path, part: str) -> dict[tuple, float]:
+    """(normal, seed) -> seconds of each dxmi-conv record of `part` in a partial.jsonl."""
+    if not path.is_file():
+        raise SystemExit(f"--budget-from: {path} is not a file")
+    return {
+        (r["normal"], r["seed"]): r["seconds"]
+        for r in read_partial(path)
+        if r["method"] == "dxmi-conv" and r["part"] == part
+    }
+
+
 def _methods(methods: list[str], part: str) -> list[str]:
     """The methods that apply to a part: the conv detectors need images (mnist14 only)."""
     return [m for m in methods if m not in CONV_METHODS or part == "mnist14"]
@@ -489,6 +511,13 @@ def main(argv: list[str] | None = None) -> None:
         help="override an ImageDxMIDetector parameter (dxmi-conv, mnist14 part; repeatable)",
     )
     p.add_argument(
+        "--budget-from",
+        type=Path,
+        metavar="JSONL",
+        help="langevin-conv without dxmi-conv: train each (digit, seed) for the seconds of "
+        "the dxmi-conv record for it in this partial.jsonl (equal time without refitting DxMI)",
+    )
+    p.add_argument(
         "--density-set",
         action="append",
         default=[],
@@ -522,11 +551,13 @@ def main(argv: list[str] | None = None) -> None:
         if part not in args.parts:
             continue
         methods = _methods(args.methods, part)
-        jobs += [
-            (detection_job, (part, part, d, seed, methods, args.quick, overrides))
-            for seed in args.seeds
-            for d in args.digits
-        ]
+        budgets = conv_budgets(args.budget_from, part) if args.budget_from else {}
+        for seed in args.seeds:
+            for d in args.digits:
+                if args.budget_from and "langevin-conv" in methods and (d, seed) not in budgets:
+                    raise SystemExit(f"{args.budget_from}: no dxmi-conv record for {d}/{seed}")
+                job = (part, part, d, seed, methods, args.quick, overrides, budgets.get((d, seed)))
+                jobs.append((detection_job, job))
     if "tabular" in args.parts:
         tab_methods = _methods(args.methods, "tabular")
         jobs += [
