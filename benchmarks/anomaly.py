@@ -8,14 +8,16 @@ Three parts, each over several seeds, every method on the same splits and the sa
               a conv energy on the images (every other method sees the 196 pixels as a row).
     tabular   one-class sets bundled with scikit-learn: breast cancer (malignant = anomaly),
               wine and digits (each class in turn normal). Features standardised on the
-              normal training rows. AUROC and average precision.
+              normal training rows; on digits the conv detectors see the 8x8 images of the
+              same split instead. AUROC and average precision.
     density   8gaussians: grid KL / TV of the EBM's exp(-E/T) to the true density, DxMI
               (--config, teacher included; --density-set KEY=VALUE overrides its keys)
               against the Langevin EBM given the same wall-clock time; the energy scale over
               training, as a picture.
 
-Methods: dxmi (DxMIDetector, MLP energy on pixel rows), dxmi-conv (mnist14 only),
-langevin-ebm (short-run Langevin CD, same energy MLP),
+Methods: dxmi (DxMIDetector, MLP energy on pixel rows), dxmi-conv (ImageDxMIDetector, mnist14
+and digits only), langevin-ebm (short-run Langevin CD, same energy MLP), langevin-conv (the
+same with dxmi-conv's conv energy, trained for the time of the same job's dxmi-conv fit),
 iforest, ocsvm, kde (scikit-learn; KDE bandwidth by 3-fold likelihood CV on the normal rows),
 deepsvdd and autoencoder (PyOD).
 
@@ -62,7 +64,8 @@ DXMI_CONV_PARAMS: dict = {}  # ImageDxMIDetector's defaults
 # is that fit's measured time; alone (e.g. --append), this default: about one dxmi-conv fit
 # (400 iterations at T = 2) on one core of the 2-core x86_64 machine of 2026-11-27.
 LANGEVIN_CONV_PARAMS = dict(iterations=100_000, max_seconds=150.0)
-CONV_METHODS = ("dxmi-conv", "langevin-conv")  # they see images: mnist14 only
+CONV_METHODS = ("dxmi-conv", "langevin-conv")  # they see images, on these tasks only:
+IMAGE_TASKS = ("mnist14", "digits")  # MNIST pooled to 14x14, scikit-learn's 8x8 digits
 LANGEVIN_PARAMS = {
     "mnist": dict(standardize=False, iterations=500),
     "tabular": dict(iterations=500),
@@ -74,6 +77,16 @@ QUICK = dict(iterations=20, teacher_iterations=20)
 # data
 
 
+def one_class_split(y: np.ndarray, normal, seed: int):
+    """(train indices, test indices, test labels 1 = anomaly): 80% of the normal class, shuffled
+    with `seed`, to train; its other 20% and every other class to test."""
+    idx = np.flatnonzero(y == normal)
+    np.random.default_rng(seed).shuffle(idx)
+    n_train = int(0.8 * len(idx))
+    test = np.concatenate([idx[n_train:], np.flatnonzero(y != normal)])
+    return idx[:n_train], test, (y[test] != normal).astype(int)
+
+
 def mnist_task(digit: int, seed: int, pool: int = 1):
     """(train normal rows, test rows, test labels 1 = anomaly) for one digit and seed;
     `pool` > 1 average-pools the 28x28 images first (rows of (28 / pool)^2 pixels)."""
@@ -83,15 +96,13 @@ def mnist_task(digit: int, seed: int, pool: int = 1):
     x = (x / 255.0).astype(np.float32)
     if pool > 1:
         x = x.reshape(-1, 28 // pool, pool, 28 // pool, pool).mean(axis=(2, 4)).reshape(len(x), -1)
-    idx = np.flatnonzero(y == digit)
-    np.random.default_rng(seed).shuffle(idx)
-    n_train = int(0.8 * len(idx))
-    test = np.concatenate([idx[n_train:], np.flatnonzero(y != digit)])
-    return x[idx[:n_train]], x[test], (y[test] != digit).astype(int)
+    train, test, labels = one_class_split(y, digit, seed)
+    return x[train], x[test], labels
 
 
-def tabular_task(name: str, normal: int | None, seed: int):
-    """The same protocol on a scikit-learn set; features standardised on the normal rows."""
+def tabular_task(name: str, normal: int | None, seed: int, images: bool = False):
+    """The same protocol on a scikit-learn set; features standardised on the normal rows.
+    `images`: digits only, the raw 8x8 images (pixels 0-16) of the same split instead."""
     from sklearn import datasets
     from sklearn.preprocessing import StandardScaler
 
@@ -103,13 +114,13 @@ def tabular_task(name: str, normal: int | None, seed: int):
     x, y = loader(return_X_y=True)
     if name == "breast_cancer":
         normal = 1  # benign; malignant (0) is the anomaly
-    idx = np.flatnonzero(y == normal)
-    np.random.default_rng(seed).shuffle(idx)
-    n_train = int(0.8 * len(idx))
-    test = np.concatenate([idx[n_train:], np.flatnonzero(y != normal)])
-    scaler = StandardScaler().fit(x[idx[:n_train]])
-    tr, te = scaler.transform(x[idx[:n_train]]), scaler.transform(x[test])
-    return tr.astype(np.float32), te.astype(np.float32), (y[test] != normal).astype(int)
+    train, test, labels = one_class_split(y, normal, seed)
+    if images:
+        x = x.reshape(-1, 8, 8).astype(np.float32)
+        return x[train], x[test], labels
+    scaler = StandardScaler().fit(x[train])
+    tr, te = scaler.transform(x[train]), scaler.transform(x[test])
+    return tr.astype(np.float32), te.astype(np.float32), labels
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,33 +136,31 @@ def score(
     quick: bool,
     overrides: dict[str, dict],
     budget: float | None = None,
+    images: tuple | None = None,
 ) -> np.ndarray:
     """Anomaly scores of `method` fitted on `train`. `overrides` maps a DxMI method to
     parameters that replace the part's (--dxmi-set, --conv-set); `budget` (seconds) caps the
-    conv Langevin EBM's training time (None: LANGEVIN_CONV_PARAMS)."""
-    if method == "dxmi-conv":
+    conv Langevin EBM's training time (None: LANGEVIN_CONV_PARAMS); `images` is what the conv
+    detectors see instead of the rows: (train images, test images, pixel range)."""
+    if method in CONV_METHODS:
+        from dxmi.baselines import ImageLangevinEBMDetector
         from dxmi.image_detector import ImageDxMIDetector
 
-        side = int(np.sqrt(train.shape[1]))
-        params = DXMI_CONV_PARAMS | overrides.get(method, {})
-        params |= {"iterations": 10} if quick else {}
-        det = ImageDxMIDetector(**params, random_state=seed, device="cpu")
-        return det.fit(train.reshape(-1, side, side)).decision_function(
-            test.reshape(-1, side, side)
-        )
-    if method == "langevin-conv":
-        from dxmi.baselines import ImageLangevinEBMDetector
-
-        side = int(np.sqrt(train.shape[1]))
-        params = LANGEVIN_CONV_PARAMS | ({"max_seconds": budget} if budget else {})
-        # the same energy net as dxmi-conv, also when --conv-set changes its width
-        shared = {k: v for k, v in overrides.get("dxmi-conv", {}).items() if k == "energy_channels"}
-        params |= shared
-        params |= {"iterations": 10} if quick else {}
-        det = ImageLangevinEBMDetector(**params, random_state=seed)
-        return det.fit(train.reshape(-1, side, side)).decision_function(
-            test.reshape(-1, side, side)
-        )
+        train_images, test_images, pixel_range = images
+        if method == "dxmi-conv":
+            params = DXMI_CONV_PARAMS | overrides.get(method, {})
+            det = ImageDxMIDetector(
+                **params, random_state=seed, device="cpu", pixel_range=pixel_range
+            )
+        else:
+            params = LANGEVIN_CONV_PARAMS | ({"max_seconds": budget} if budget else {})
+            # the same energy net as dxmi-conv, also when --conv-set changes its width
+            conv = overrides.get("dxmi-conv", {})
+            params |= {k: v for k, v in conv.items() if k == "energy_channels"}
+            det = ImageLangevinEBMDetector(**params, random_state=seed, pixel_range=pixel_range)
+        if quick:
+            det.set_params(iterations=10)
+        return det.fit(train_images).decision_function(test_images)
     if part == "mnist14":
         part = "mnist"  # the vector methods' settings are those of the 28x28 part
     if method == "dxmi":
@@ -214,15 +223,20 @@ def detection_job(
     Langevin EBM's seconds when no dxmi-conv fit runs in this job (--budget-from)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
+    images = None  # what the conv detectors see
     if part in ("mnist", "mnist14"):
         train, test, labels = mnist_task(normal, seed, pool=2 if part == "mnist14" else 1)
+        if part == "mnist14":
+            images = (train.reshape(-1, 14, 14), test.reshape(-1, 14, 14), (0.0, 1.0))
     else:
         train, test, labels = tabular_task(task, normal, seed)
+        if task == "digits":
+            images = (*tabular_task(task, normal, seed, images=True)[:2], (0.0, 16.0))
     records = []
     # the conv Langevin EBM's time: that of this job's dxmi-conv fit, if any, else `budget`
     for method in sorted(methods, key=lambda m: m != "dxmi-conv"):  # dxmi-conv first
         t0 = time.perf_counter()
-        s = score(method, part, train, test, seed, quick, overrides, budget)
+        s = score(method, part, train, test, seed, quick, overrides, budget, images)
         if method == "dxmi-conv":
             budget = time.perf_counter() - t0
         records.append(
@@ -453,20 +467,20 @@ def detector_overrides(items: list[str], cls=None) -> dict:
     return {k: v for k, v in params.items() if k in keys}
 
 
-def conv_budgets(path: Path, part: str) -> dict[tuple, float]:
-    """(normal, seed) -> seconds of each dxmi-conv record of `part` in a partial.jsonl."""
+def conv_budgets(path: Path) -> dict[tuple, float]:
+    """(task, normal, seed) -> seconds of each dxmi-conv record in a partial.jsonl."""
     if not path.is_file():
         raise SystemExit(f"--budget-from: {path} is not a file")
     return {
-        (r["normal"], r["seed"]): r["seconds"]
+        (r["task"], r["normal"], r["seed"]): r["seconds"]
         for r in read_partial(path)
-        if r["method"] == "dxmi-conv" and r["part"] == part
+        if r["method"] == "dxmi-conv"
     }
 
 
-def _methods(methods: list[str], part: str) -> list[str]:
-    """The methods that apply to a part: the conv detectors need images (mnist14 only)."""
-    return [m for m in methods if m not in CONV_METHODS or part == "mnist14"]
+def _methods(methods: list[str], task: str) -> list[str]:
+    """The methods that apply to a task: the conv detectors need images (mnist14, digits)."""
+    return [m for m in methods if m not in CONV_METHODS or task in IMAGE_TASKS]
 
 
 def _section(heading: str, table: str) -> list[str]:
@@ -547,25 +561,22 @@ def main(argv: list[str] | None = None) -> None:
             (density_job, (seed, args.config, args.quick, sets, str(args.out)))
             for seed in args.seeds
         ]
-    for part in ("mnist", "mnist14"):
-        if part not in args.parts:
-            continue
-        methods = _methods(args.methods, part)
-        budgets = conv_budgets(args.budget_from, part) if args.budget_from else {}
-        for seed in args.seeds:
-            for d in args.digits:
-                if args.budget_from and "langevin-conv" in methods and (d, seed) not in budgets:
-                    raise SystemExit(f"{args.budget_from}: no dxmi-conv record for {d}/{seed}")
-                job = (part, part, d, seed, methods, args.quick, overrides, budgets.get((d, seed)))
-                jobs.append((detection_job, job))
+    tasks = [
+        (part, part, d) for part in ("mnist", "mnist14") if part in args.parts for d in args.digits
+    ]
     if "tabular" in args.parts:
-        tab_methods = _methods(args.methods, "tabular")
-        jobs += [
-            (detection_job, ("tabular", name, c, seed, tab_methods, args.quick, overrides))
-            for seed in args.seeds
-            for name in args.tabular
-            for c in TABULAR[name]
-        ]
+        tasks += [("tabular", name, c) for name in args.tabular for c in TABULAR[name]]
+    budgets = conv_budgets(args.budget_from) if args.budget_from else {}
+    for seed in args.seeds:
+        for part, task, normal in tasks:
+            methods = _methods(args.methods, task)
+            budget = budgets.get((task, normal, seed))
+            if args.budget_from and "langevin-conv" in methods and budget is None:
+                raise SystemExit(
+                    f"{args.budget_from}: no dxmi-conv record for {task} {normal}/{seed}"
+                )
+            job = (part, task, normal, seed, methods, args.quick, overrides, budget)
+            jobs.append((detection_job, job))
     wanted = {m for fn, a in jobs if fn is detection_job for m in a[4]}
     if not args.from_partial and wanted & PYOD_METHODS and find_spec("pyod") is None:
         # before any work: a worker would fail only after its digit's DxMI fit, minutes in
@@ -605,8 +616,9 @@ def main(argv: list[str] | None = None) -> None:
             detection_tables(records, "mnist14", _methods(DETECTORS, "mnist14")),
         ),
         *_section(
-            "## One-class tabular sets (scikit-learn; standardised on the normal training rows)",
-            detection_tables(records, "tabular", _methods(DETECTORS, "tabular")),
+            "## One-class tabular sets (scikit-learn; standardised on the normal training rows; "
+            "the conv detectors see digits as 8x8 images)",
+            detection_tables(records, "tabular", DETECTORS),
         ),
         *_section(
             "## EBM density on 8gaussians: grid KL(p || exp(-E/T)) to the true density, equal "
