@@ -1,5 +1,6 @@
-"""The wide-energy probe's table: its records (seed*.jsonl here) against the benchmark's
-default fits and OneClassSVM on the same splits (../anomaly-mnist14-cpu/partial.jsonl).
+"""The energy-net probes' tables: their records here (seed*.jsonl: the wide energy (64, 128);
+deep-seed*.jsonl: the deeper energy (32, 64, 128)) against the benchmark's default fits and
+OneClassSVM on the same splits (../anomaly-mnist14-cpu/partial.jsonl).
 
     python benchmarks/results/anomaly-mnist14-wide-energy-probe/table.py
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).parent
+VARIANTS = {"wide energy (64, 128)": "seed*.jsonl", "deep energy (32, 64, 128)": "deep-seed*.jsonl"}
 
 
 def records(path: Path) -> list[dict]:
@@ -19,34 +21,52 @@ def records(path: Path) -> list[dict]:
 
 
 def main() -> None:
-    wide = {
-        (r["seed"], r["normal"]): r["auroc"] for p in HERE.glob("seed*.jsonl") for r in records(p)
+    probes = {
+        name: {(r["seed"], r["normal"]): r["auroc"] for p in HERE.glob(g) for r in records(p)}
+        for name, g in VARIANTS.items()
     }
     base = {}
     for r in records(HERE.parent / "anomaly-mnist14-cpu" / "partial.jsonl"):
         if r["method"] in ("dxmi-conv", "ocsvm"):
             base[(r["method"], r["seed"], r["normal"])] = r["auroc"]
-    means = {"default": [], "wide": [], "ocsvm": []}
-    for seed in sorted({s for s, _ in wide}):
-        digits = sorted(d for s, d in wide if s == seed)
+    names = ["default energy (32, 64)", *VARIANTS, "OneClassSVM"]
+    means = {name: {} for name in names}
+    for seed in sorted({s for p in probes.values() for s, _ in p}):
         print(f"\nseed {seed}\n")
-        print("| digit | default energy (32, 64) | wide energy (64, 128) | OneClassSVM |")
-        print("|---|---|---|---|")
-        cols = {"default": [], "wide": [], "ocsvm": []}
-        for d in digits:
-            row = (base[("dxmi-conv", seed, d)], wide[(seed, d)], base[("ocsvm", seed, d)])
-            for key, v in zip(cols, row):
-                cols[key].append(v)
-            print(f"| {d} | " + " | ".join(f"{100 * v:.1f}" for v in row) + " |")
-        print("| mean | " + " | ".join(f"**{100 * np.mean(v):.1f}**" for v in cols.values()) + " |")
-        for key, v in cols.items():
-            means[key].append(100 * np.mean(v))
-    print("\nmean over seeds (mean ± std of the per-seed means; paired: wide - default)\n")
-    print("| default energy (32, 64) | wide energy (64, 128) | OneClassSVM | wide - default |")
+        print("| digit | " + " | ".join(names) + " |")
+        print("|---|" + "---|" * len(names))
+        cols = {name: [] for name in names}
+        for d in range(10):
+            row = {
+                "default energy (32, 64)": base[("dxmi-conv", seed, d)],
+                **{name: p.get((seed, d)) for name, p in probes.items()},
+                "OneClassSVM": base[("ocsvm", seed, d)],
+            }
+            for name, v in row.items():
+                if v is not None:
+                    cols[name].append(v)
+            print(
+                f"| {d} | "
+                + " | ".join("" if v is None else f"{100 * v:.1f}" for v in row.values())
+                + " |"
+            )
+        cells = []
+        for name, v in cols.items():
+            if len(v) == 10:  # a mean only over all ten digits
+                means[name][seed] = 100 * np.mean(v)
+            cells.append(f"**{means[name][seed]:.1f}**" if seed in means[name] else "")
+        print("| mean | " + " | ".join(cells) + " |")
+    print("\nmean over seeds (mean ± std of the per-seed means; paired: minus the default)\n")
+    print("| | seeds | mean | paired difference per seed |")
     print("|---|---|---|---|")
-    diff = np.subtract(means["wide"], means["default"])
-    cells = [f"{np.mean(v):.1f} ± {np.std(v):.1f}" for v in means.values()]
-    print("| " + " | ".join(cells) + f" | {' / '.join(f'{d:+.1f}' for d in diff)} |")
+    default = means["default energy (32, 64)"]
+    for name, m in means.items():
+        seeds = sorted(m)
+        if not seeds:
+            continue
+        v = [m[s] for s in seeds]
+        diff = " / ".join(f"{m[s] - default[s]:+.1f}" for s in seeds)
+        print(f"| {name} | {seeds} | {np.mean(v):.1f} ± {np.std(v):.1f} | {diff} |")
 
 
 if __name__ == "__main__":
