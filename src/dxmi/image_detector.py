@@ -126,7 +126,7 @@ class ImageDxMIDetector(ImageEnergyDetector):
         teacher_iterations: int = 0,
         batch_size: int = 64,
         unet_channels: tuple[int, ...] = (16, 32),
-        energy_channels: tuple[int, ...] = (32, 64),
+        energy_channels: tuple[int, ...] = (32, 64, 128),
         tau1: float = 0.1,
         tau2: float = 0.01,
         gamma: float = 1.0,

@@ -198,7 +198,7 @@ class ImageLangevinEBMDetector(ImageEnergyDetector):
         *,
         iterations: int = 1000,
         batch_size: int = 64,
-        energy_channels: tuple[int, ...] = (32, 64),
+        energy_channels: tuple[int, ...] = (32, 64, 128),
         lr: float = 1e-3,
         gamma: float = 1.0,  # as ImageDxMIDetector: the two differ only in their negatives
         langevin_steps: int = 20,
