@@ -69,9 +69,9 @@ def main() -> None:
         train, test, labels = mnist_task(digit, seed, pool=2)
         train, test = train.reshape(-1, 14, 14), test.reshape(-1, 14, 14)
         t0 = time.perf_counter()
-        det = ImageDxMIDetector(random_state=seed, device="cpu", energy_channels=(32, 64)).fit(
-            train
-        )
+        det = ImageDxMIDetector(
+            random_state=seed, device="cpu", energy_channels=(32, 64), iterations=400
+        ).fit(train)
         e_train, e_test = det.decision_function(train), det.decision_function(test)
         normal, anomaly = e_test[labels == 0], e_test[labels == 1]
         record = {

@@ -48,9 +48,9 @@ def main() -> None:
     for digit in map(int, digits):
         train, test, labels = mnist_task(digit, int(seed), pool=2)
         t0 = time.perf_counter()
-        det = ReplayDetector(random_state=int(seed), device="cpu", energy_channels=(32, 64)).fit(
-            train.reshape(-1, 14, 14)
-        )
+        det = ReplayDetector(
+            random_state=int(seed), device="cpu", energy_channels=(32, 64), iterations=400
+        ).fit(train.reshape(-1, 14, 14))
         scores = det.decision_function(test.reshape(-1, 14, 14))
         line = json.dumps(
             dict(

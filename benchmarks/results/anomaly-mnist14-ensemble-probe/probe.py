@@ -42,7 +42,7 @@ def main() -> None:
         for k in range(MEMBERS):
             t0 = time.perf_counter()
             det = ImageDxMIDetector(
-                random_state=seed + 1000 * k, device="cpu", energy_channels=(32, 64)
+                random_state=seed + 1000 * k, device="cpu", energy_channels=(32, 64), iterations=400
             ).fit(train)
             e_train, e_test = det.decision_function(train), det.decision_function(test)
             seconds.append(round(time.perf_counter() - t0, 1))

@@ -57,9 +57,9 @@ def main() -> None:
         train, test, labels = mnist_task(digit, seed, pool=2)
         train, test = train.reshape(-1, 14, 14), test.reshape(-1, 14, 14)
         t0 = time.perf_counter()
-        det = ImageDxMIDetector(random_state=seed, device="cpu", energy_channels=(32, 64)).fit(
-            train
-        )
+        det = ImageDxMIDetector(
+            random_state=seed, device="cpu", energy_channels=(32, 64), iterations=400
+        ).fit(train)
         seconds = round(time.perf_counter() - t0, 1)
         scores = {
             name: (fn(det, train), fn(det, test))
