@@ -90,6 +90,19 @@ def code_hash(root: Path | None = None, rev: str | None = None) -> str:
     return digest.hexdigest()[:12]
 
 
+def cpu_model() -> str:
+    """The CPU's model name ("" where unknown). It belongs in a results header: CPU fits are
+    deterministic on one CPU model but not across models (other SIMD kernels, other rounding),
+    so a record reproduces only on the model that made it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def environment(device: str, workers: int) -> dict:
     """Command, date, commit and machine, for the header of a results table. Call it when the
     run starts: the code that ran is the commit checked out then (plus `git_dirty`, whether
@@ -104,8 +117,8 @@ def environment(device: str, workers: int) -> dict:
         "git_commit": commit,
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "code_hash": code_hash(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores"
-        + (f", {torch.cuda.get_device_name(0)}" if gpu else ""),
+        "machine": f"{platform.machine()} ({cpu_model() or 'CPU model unknown'}), "
+        f"{os.cpu_count()} cores" + (f", {torch.cuda.get_device_name(0)}" if gpu else ""),
         "device": device,
         "workers": workers,
         "torch": torch.__version__,
