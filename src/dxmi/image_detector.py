@@ -108,6 +108,8 @@ class ImageDxMIDetector(ImageEnergyDetector):
     energy_channels : the energy and value nets' channels (one residual block each, a 2x
         average pool after each of the first three). The third block of the default sees
         the whole 14x14 digit at 4x4: +5.9 mean AUROC on one-class MNIST over (32, 64).
+        On 8x8 images (32, 64) with 400 iterations did better: 97.9 against 96.5 on
+        scikit-learn's digits.
     tau1, tau2, gamma : entropy weight, running-cost weight, energy regulariser.
     sampler_lr, sigma_lr, energy_lr, value_lr : learning rates.
     ema_decay : EMA of the sampler weights.
