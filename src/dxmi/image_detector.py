@@ -8,10 +8,11 @@ energy E(x) and the value V(x, t) are IGEBM-style conv nets (`networks/conv_ener
 *separate* DxDP variant trains them (method notes, section 4).
 
 The defaults (T = 2, 600 iterations, a sampler from random weights, small nets) are what the
-one-class MNIST benchmark at 14x14 runs: about 5 minutes per fit on one x86_64 CPU core.
+one-class MNIST benchmark at 14x14 runs: 3 to 5 minutes per fit on one x86_64 CPU core.
 600 iterations, not the 200 this detector had first nor the 400 after: that benchmark's mean
 AUROC (10 digits, 3 seeds) went from 82.4 +- 1.4 (200) to 85.9 +- 2.5 (400) with the two-block
-energy, and from 91.8 +- 2.7 (400) to 93.3 +- 2.0 (600) with the three-block one (README,
+energy, and from 91.8 +- 2.7 (400) to 93.3 +- 2.0 (600; 93.2 +- 1.5 in the benchmark run) with
+the three-block one (README,
 anomaly detection; probes in benchmarks/results/anomaly-mnist14-iterations-probe and
 anomaly-mnist14-wide-energy-probe). Choices that are ours, not the reference's, from one-class
 MNIST 14x14 tries (one seed, digits 0-2):
