@@ -62,8 +62,9 @@ DXMI_CONV_PARAMS: dict = {}  # ImageDxMIDetector's defaults
 # The conv Langevin EBM gets a wall-clock budget rather than an iteration count: equal time, as
 # in the density part. When dxmi-conv runs in the same job (same digit, seed and core) the budget
 # is that fit's measured time; alone (e.g. --append), this default: about one dxmi-conv fit
-# (600 iterations at T = 2, energy (32, 64, 128), 14x14: 294-322 s) on one core of the 2-core
-# x86_64 machine of 2026-11-28, beside another fit; --budget-from gives recorded fits' times.
+# (600 iterations at T = 2, energy (32, 64, 128), 14x14, beside another fit: 294-322 s on the
+# slower of the two 2-core machines of 2026-11-28, 165-184 s on the AMD EPYC): a generous cap
+# where the machine is unknown; --budget-from gives recorded fits' own times.
 LANGEVIN_CONV_PARAMS = dict(iterations=100_000, max_seconds=310.0)
 CONV_METHODS = ("dxmi-conv", "langevin-conv")  # they see images, on these tasks only:
 IMAGE_TASKS = ("mnist14", "digits")  # MNIST pooled to 14x14, scikit-learn's 8x8 digits
