@@ -271,6 +271,7 @@ def density_job(seed: int, config_path: str, quick: bool, sets: tuple[str, ...],
     from dxmi.config import load_config
     from dxmi.data import Standardizer, sample_toy
     from dxmi.evaluation import density_metrics, energy_temperature, reference_log_density
+    from dxmi.model import energy_mlp_kwargs
     from dxmi.networks import EnergyMLP
     from dxmi.plots import plot_grid_densities
     from dxmi.training import fit_points
@@ -309,8 +310,7 @@ def density_job(seed: int, config_path: str, quick: bool, sets: tuple[str, ...],
     # Langevin: same energy network, same data, standardised the same way, same wall-clock time
     std = Standardizer.fit(points, config.data.standardize)
     torch.manual_seed(seed)
-    net = config.dxmi.energy
-    energy = EnergyMLP(2, hidden=net.hidden, layers=net.layers)
+    energy = EnergyMLP(2, **energy_mlp_kwargs(config.dxmi.energy))
     data = torch.from_numpy(std.transform(points))
     lcfg = LangevinConfig(
         iterations=10**9, batch_size=config.dxmi.batch_size, max_seconds=dxmi_seconds

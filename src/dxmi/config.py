@@ -38,6 +38,10 @@ class NetworkConfig:
     hidden: int = 256  # width of every hidden layer
     layers: int = 3  # number of hidden layers
     time_embedding: int = 64  # sinusoidal embedding size (time-conditioned networks only)
+    # energy / value networks only: random Fourier features of x (0 = off) and their frequency
+    # std in standardised units (networks.mlp.FourierFeatures)
+    fourier_features: int = 0
+    fourier_scale: float = 1.0
 
 
 @dataclass

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
-from dxmi.config import Config, ConfigError, from_dict, to_dict
+from dxmi.config import Config, ConfigError, NetworkConfig, from_dict, to_dict
 from dxmi.data import DataError, Standardizer, check_points
 from dxmi.diffusion import GaussianPolicy, linear_alphas_cumprod, rollout, select_timesteps
 from dxmi.networks import EnergyMLP, EpsilonMLP
@@ -44,8 +44,17 @@ def build_policy(config: Config, eps_model: nn.Module) -> GaussianPolicy:
 
 
 def build_energy(config: Config, dim: int) -> EnergyMLP:
-    net = config.dxmi.energy
-    return EnergyMLP(dim, hidden=net.hidden, layers=net.layers)
+    return EnergyMLP(dim, **energy_mlp_kwargs(config.dxmi.energy))
+
+
+def energy_mlp_kwargs(net: NetworkConfig) -> dict:
+    """The `EnergyMLP` arguments of an energy network section (no time embedding)."""
+    return {
+        "hidden": net.hidden,
+        "layers": net.layers,
+        "fourier_features": net.fourier_features,
+        "fourier_scale": net.fourier_scale,
+    }
 
 
 def build_value(config: Config, dim: int) -> EnergyMLP | None:
@@ -53,7 +62,7 @@ def build_value(config: Config, dim: int) -> EnergyMLP | None:
     if config.dxmi.variant == "shared":
         return None
     net = config.dxmi.energy
-    return EnergyMLP(dim, hidden=net.hidden, layers=net.layers, time_embedding=net.time_embedding)
+    return EnergyMLP(dim, **energy_mlp_kwargs(net), time_embedding=net.time_embedding)
 
 
 @dataclass

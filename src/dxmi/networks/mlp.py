@@ -47,19 +47,54 @@ class EpsilonMLP(nn.Module):
         return self.net(torch.cat([x, self.embed(t)], dim=1))
 
 
+class FourierFeatures(nn.Module):
+    """x -> [x, sin(xB), cos(xB)] with a fixed Gaussian B of std `scale`: (N, D) -> (N, D + 2F).
+
+    A plain MLP on low-dimensional coordinates learns high-frequency functions slowly (spectral
+    bias; Tancik et al. 2020, "Fourier Features Let Networks Learn High Frequency Functions").
+    An energy on 2D points that must tell eight modes on a ring from the ring itself is such a
+    function. B is a buffer, saved with the weights; its draw uses its own fixed seed so two
+    networks built alike share it.
+    """
+
+    def __init__(self, dim: int, features: int, scale: float, seed: int = 0) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.register_buffer("B", torch.randn(dim, features, generator=gen) * scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = x @ self.B
+        return torch.cat([x, torch.sin(z), torch.cos(z)], dim=1)
+
+
 class EnergyMLP(nn.Module):
     """A scalar function of x, or of (x, t) when `time_embedding` > 0: (N, D) -> (N,).
 
     Time-independent, it is the energy E(x) (and, in the shared variant, the value too);
     time-conditioned, it is the value V(x, t) of the separate variant, t the chain index.
+    `fourier_features` > 0 feeds x through `FourierFeatures` of that many frequencies first.
     """
 
-    def __init__(self, dim: int, *, hidden: int = 128, layers: int = 3, time_embedding: int = 0):
+    def __init__(
+        self,
+        dim: int,
+        *,
+        hidden: int = 128,
+        layers: int = 3,
+        time_embedding: int = 0,
+        fourier_features: int = 0,
+        fourier_scale: float = 1.0,
+    ):
         super().__init__()
         self.embed = SinusoidalEmbedding(time_embedding) if time_embedding else None
-        self.net = _mlp(dim + time_embedding, 1, hidden, layers)
+        self.fourier = (
+            FourierFeatures(dim, fourier_features, fourier_scale) if fourier_features else None
+        )
+        self.net = _mlp(dim + 2 * fourier_features + time_embedding, 1, hidden, layers)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+        if self.fourier is not None:
+            x = self.fourier(x)
         if self.embed is not None:
             if t is None:
                 raise ValueError("this network is time-conditioned: pass t")
