@@ -38,8 +38,16 @@ class NetworkConfig:
     hidden: int = 256  # width of every hidden layer
     layers: int = 3  # number of hidden layers
     time_embedding: int = 64  # sinusoidal embedding size (time-conditioned networks only)
-    # energy / value networks only: random Fourier features of x (0 = off) and their frequency
-    # std in standardised units (networks.mlp.FourierFeatures)
+
+
+@dataclass
+class EnergyNetworkConfig(NetworkConfig):
+    """The energy (and value) MLP: a network section plus random Fourier features of x."""
+
+    hidden: int = 128
+    # 0 = off; else x -> [x, sin(xB), cos(xB)] with B (D x F) of std fourier_scale, in
+    # standardised units (networks.mlp.FourierFeatures). On 8gaussians it is what lets the
+    # energy carve the eight modes out of their ring (benchmarks/results/density-probes-8gaussians).
     fourier_features: int = 0
     fourier_scale: float = 1.0
 
@@ -112,7 +120,7 @@ class DxMIConfig:
     # negatives from it, so that the energy stays high where the sampler once went (0 = off).
     replay_size: int = 0
     replay_fraction: float = 0.5
-    energy: NetworkConfig = field(default_factory=lambda: NetworkConfig(hidden=128, layers=3))
+    energy: EnergyNetworkConfig = field(default_factory=EnergyNetworkConfig)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from dxmi.config import (
     ConfigError,
     DataConfig,
     DxMIConfig,
+    EnergyNetworkConfig,
     NetworkConfig,
     RunConfig,
     TeacherConfig,
@@ -189,7 +190,9 @@ class DxMIDetector(EnergyDetector):
             energy_grad_clip=float(self.energy_grad_clip),
             learn_last_sigma=True,
             last_sigma=0.05,
-            energy=NetworkConfig(hidden=int(self.energy_hidden), layers=int(self.energy_layers)),
+            energy=EnergyNetworkConfig(
+                hidden=int(self.energy_hidden), layers=int(self.energy_layers)
+            ),
         )
         teacher = self.teacher_iterations > 0
         return Config(

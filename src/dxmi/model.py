@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
-from dxmi.config import Config, ConfigError, NetworkConfig, from_dict, to_dict
+from dxmi.config import Config, ConfigError, EnergyNetworkConfig, from_dict, to_dict
 from dxmi.data import DataError, Standardizer, check_points
 from dxmi.diffusion import GaussianPolicy, linear_alphas_cumprod, rollout, select_timesteps
 from dxmi.networks import EnergyMLP, EpsilonMLP
@@ -47,7 +47,7 @@ def build_energy(config: Config, dim: int) -> EnergyMLP:
     return EnergyMLP(dim, **energy_mlp_kwargs(config.dxmi.energy))
 
 
-def energy_mlp_kwargs(net: NetworkConfig) -> dict:
+def energy_mlp_kwargs(net: EnergyNetworkConfig) -> dict:
     """The `EnergyMLP` arguments of an energy network section (no time embedding)."""
     return {
         "hidden": net.hidden,
