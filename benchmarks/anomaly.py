@@ -12,8 +12,9 @@ Three parts, each over several seeds, every method on the same splits and the sa
               same split instead. AUROC and average precision.
     density   8gaussians: grid KL / TV of the EBM's exp(-E/T) to the true density, DxMI
               (--config, teacher included; --density-set KEY=VALUE overrides its keys)
-              against the Langevin EBM given the same wall-clock time; the energy scale over
-              training, as a picture.
+              against the Langevin EBM with the same energy network (the config's
+              dxmi.energy, Fourier features included) given the same wall-clock time; the
+              energy scale over training, as a picture.
 
 Methods: dxmi (DxMIDetector, MLP energy on pixel rows), dxmi-conv (ImageDxMIDetector, mnist14
 and digits only), langevin-ebm (short-run Langevin CD, same energy MLP), langevin-conv (the
@@ -23,8 +24,10 @@ deepsvdd and autoencoder (PyOD).
 
     python benchmarks/anomaly.py --workers 2                 # everything (about an hour)
     python benchmarks/anomaly.py --parts tabular --quick     # a smoke run
-    python benchmarks/anomaly.py --parts density --density-set dxmi.td_update=mean \
-        --density-set dxmi.gamma=2                           # the EBM settings (README)
+    python benchmarks/anomaly.py --parts density --density-set dxmi.variant=separate \
+        --density-set dxmi.td_update=mean --density-set dxmi.gamma=2 \
+        --density-set dxmi.energy.fourier_features=64 \
+        --density-set dxmi.energy.fourier_scale=2           # DxMI's best EBM setting (README)
 """
 
 from __future__ import annotations
