@@ -65,6 +65,12 @@ def test_bad_override_and_range_checks():
         load_config(None, ["dxmi.eta=-0.5"], cls=ImageConfig)
     with pytest.raises(ConfigError, match="data.path is required"):
         load_config(None, ["data.name=file"])
+    with pytest.raises(ConfigError, match="dxmi.energy.fourier_features must be >= 0"):
+        load_config(None, ["dxmi.energy.fourier_features=-4"])
+    with pytest.raises(ConfigError, match="dxmi.energy.fourier_scale must be positive"):
+        load_config(None, ["dxmi.energy.fourier_features=4", "dxmi.energy.fourier_scale=0"])
+    with pytest.raises(ConfigError, match="unknown key 'sampler.fourier_features'"):
+        load_config(None, ["sampler.fourier_features=4"])  # only the energy section has it
     with pytest.raises(ConfigError, match="eval.select 'holdout' needs eval.every"):
         load_config(None, ["eval.select=holdout"], cls=ImageConfig)
     with pytest.raises(ConfigError, match="eval.select must be"):

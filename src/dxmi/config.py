@@ -416,6 +416,8 @@ def _point_checks(config: Config) -> list[tuple[bool, str]]:
         (0 < config.data.holdout_fraction < 1, "data.holdout_fraction must be in (0, 1)"),
         (config.data.name != "file" or bool(config.data.path), "data.path is required for 'file'"),
         (config.eval.n_samples >= 2, "eval.n_samples must be at least 2"),
+        (config.dxmi.energy.fourier_features >= 0, "dxmi.energy.fourier_features must be >= 0"),
+        (config.dxmi.energy.fourier_scale > 0, "dxmi.energy.fourier_scale must be positive"),
     ]
 
 
