@@ -8,14 +8,19 @@ For every dataset, number of steps T and seed, side by side on the same data and
     ddpm-T             a DDPM trained directly on the T noise levels, ancestral sampling
     teacher+ddim       the 1000-step teacher, DDIM with T steps (diffusers)
     teacher+dpm++      the teacher, DPM-Solver++(2M) with T steps (diffusers)
+    teacher+unipc      the teacher, UniPC with T steps (diffusers)
     teacher+ancestral  the teacher, T-step ancestral sampler (where DxMI starts from)
     teacher-1000       the teacher with all 1000 ancestral steps (the reference)
     floor              real data against real data (two independent samples)
 
-Every method is scored with the same metrics (sliced W2 on 500 fixed projections, energy distance,
-8gaussians mode coverage) on the same number of samples against the same held-out points; the
-EBM's grid KL to the true density is reported for the DxMI rows. All settings come from one
+Every method is scored with the same metrics on the same number of samples against the same
+held-out points: k-NN precision / recall (they see whether samples lie on the structure), a
+multi-bandwidth MMD, the 2D histogram KL / TV, sliced W2 and energy distance, 8gaussians mode
+coverage; the EBM's grid KL to the true density for the DxMI rows. All settings come from one
 config (default: configs/8gaussians.yaml), with data.name, dxmi.steps and the seeds overridden.
+The last table checks the bar of the point-data issue at T = 4 (medians over seeds): DxMI's
+precision and recall at least 0.9x the teacher's, its sliced W2 and histogram KL below both
+DPM-Solver++'s and UniPC's.
 
     python benchmarks/toy2d.py --workers 2                  # the full table (CPU hours)
     python benchmarks/toy2d.py --quick                      # a one-minute smoke run
@@ -47,6 +52,7 @@ METHODS = [
     "ddpm-T",
     "teacher+ddim",
     "teacher+dpm++",
+    "teacher+unipc",
     "teacher+ancestral",
     "teacher-1000",
     "floor",
@@ -54,8 +60,10 @@ METHODS = [
 SOLVER_METHODS = {
     "teacher+ddim": "ddim",
     "teacher+dpm++": "dpmsolver++",
+    "teacher+unipc": "unipc",
     "teacher+ancestral": "ancestral",
 }
+DATASETS = ["8gaussians", "checkerboard", "2spirals", "pinwheel", "swissroll", "rings", "moons"]
 DXMI_METHODS = {
     "dxmi-shared": ["dxmi.variant=shared"],
     "dxmi-separate": ["dxmi.variant=separate"],
@@ -68,6 +76,7 @@ QUICK = [
     "eval.n_projections=100",
     "eval.grid_size=50",
     "eval.every=0",
+    "eval.teacher_steps=100",
     "data.n_train=2000",
     "data.n_holdout=500",
 ]
@@ -133,29 +142,45 @@ def _record(method, dataset, steps, seed, metrics, seconds, **extra) -> dict:
 
 
 def teacher_job(args, dataset: str, seed: int) -> list[dict]:
-    """Train the 1000-step teacher; score it at 1000 steps and with each solver at every T."""
-    from dxmi.checkpoint import save_checkpoint
+    """Train the 1000-step teacher (or reuse the one in --work); score it at 1000 steps and
+    with each solver at every T."""
+    from dxmi.checkpoint import load_checkpoint, save_checkpoint
     from dxmi.diffusion import solver_sample
     from dxmi.evaluation import floor_metrics, sample_metrics
+    from dxmi.model import build_eps_model
     from dxmi.training import train_teacher
 
-    config = _config(args, dataset, seed, max(args.steps))
+    config = _config(args, dataset, seed, max(_steps(args, dataset)))
     data, std, x = _prepare(config)
-    t0 = time.time()
-    eps, _ = train_teacher(config, x)
-    train_s = time.time() - t0
-    save_checkpoint(args.work / f"teacher_{dataset}_{seed}", {"eps_model": eps.state_dict()})
+    stem = args.work / f"teacher_{dataset}_{seed}"
+    if args.reuse_teachers and stem.with_suffix(".json").is_file():
+        state, meta = load_checkpoint(stem)
+        eps = build_eps_model(config, data.dim).to(x.device)
+        eps.load_state_dict(state["eps_model"])
+        eps.eval()
+        train_s, iterations = meta["train_seconds"], meta["iterations"]
+    else:
+        t0 = time.time()
+        eps, losses = train_teacher(config, x)
+        train_s, iterations = time.time() - t0, len(losses)
+        meta = {"train_seconds": train_s, "iterations": iterations}
+        save_checkpoint(stem, {"eps_model": eps.state_dict()}, meta)
     t = config.teacher
     kw = dict(
         num_train_timesteps=t.num_train_timesteps, beta_start=t.beta_start, beta_end=t.beta_end
     )
     out = [_record("floor", dataset, 0, seed, floor_metrics(data, config.eval), 0.0)]
+    if seed == args.seeds[0]:
+        out[0]["samples"] = data.holdout[:2000].tolist()
     todo = [("teacher-1000", "ancestral", t.num_train_timesteps, 0)]
-    todo += [(m, s, T, T) for T in args.steps for m, s in SOLVER_METHODS.items()]
+    todo += [(m, s, T, T) for T in _steps(args, dataset) for m, s in SOLVER_METHODS.items()]
     for method, solver, n_steps, row_steps in todo:
         noise, gen = _noise(config)
+        # the spacing the DxMI runs at T use (a --set-at may change it per T)
+        spacing = _config(args, dataset, seed, n_steps).dxmi.timestep_spacing
+        spacing = "linear" if n_steps == t.num_train_timesteps else spacing
         t0 = time.time()
-        z = solver_sample(eps, noise, solver, n_steps, generator=gen, **kw)
+        z = solver_sample(eps, noise, solver, n_steps, generator=gen, spacing=spacing, **kw)
         samples = std.inverse(z.cpu().numpy())
         rec = _record(
             method,
@@ -165,6 +190,7 @@ def teacher_job(args, dataset: str, seed: int) -> list[dict]:
             sample_metrics(samples, data, config.eval),
             time.time() - t0,
             teacher_train_seconds=round(train_s, 1),
+            teacher_iterations=iterations,
         )
         if seed == args.seeds[0] and row_steps in (0, args.picture_steps):
             rec["samples"] = samples[:2000].tolist()
@@ -204,7 +230,9 @@ def dxmi_job(args, dataset: str, seed: int, steps: int, method: str) -> list[dic
     from dxmi.model import build_eps_model
     from dxmi.training import train
 
-    config = _config(args, dataset, seed, steps, DXMI_METHODS[method])
+    # the teacher job scores the teacher and its solvers once for every T
+    extra = [*DXMI_METHODS[method], "eval.teacher_steps=0"]
+    config = _config(args, dataset, seed, steps, extra)
     teacher = build_eps_model(config, 2)
     state = load_checkpoint(args.work / f"teacher_{dataset}_{seed}")[0]["eps_model"]
     teacher.load_state_dict(state)
@@ -226,32 +254,44 @@ def dxmi_job(args, dataset: str, seed: int, steps: int, method: str) -> list[dic
 # scheduling, tables, pictures
 
 
+def _steps(args, dataset: str) -> list[int]:
+    """The T values run on `dataset`: `--steps`, or its `--steps-for DATASET=T,T` entry."""
+    return args.steps_for.get(dataset, args.steps)
+
+
 def _dxmi_methods(args, steps: int) -> list[str]:
-    """The DxMI rows run at T = steps: the no-entropy ablation only at `--ablation-at`."""
+    """The DxMI rows run at T = steps: those of `--dxmi`, the no-entropy ablation only at
+    `--ablation-at`."""
     at = args.ablation_at if args.ablation_at is not None else args.steps
-    return [m for m in DXMI_METHODS if m != "dxmi-no-entropy" or steps in at]
+    return [m for m in args.dxmi if m != "dxmi-no-entropy" or steps in at]
 
 
 def run_all(args) -> list[dict]:
-    """Teachers and DDPM-T first; each teacher's DxMI runs start as soon as it is done. Every
-    finished job is appended to partial.jsonl, so an interrupted benchmark keeps what it did."""
+    """Keep `workers` jobs in flight, a teacher's DxMI runs ahead of the next teacher, so that
+    finished (dataset, seed) rows arrive early. Every finished job is appended to partial.jsonl:
+    an interrupted benchmark keeps what it did."""
     records: list[dict] = []
     partial = (args.out / "partial.jsonl").open("w")
+    ready: list[tuple] = [  # (kind, function, arguments), taken from the front
+        ("teacher", teacher_job, (args, ds, seed)) for ds in args.datasets for seed in args.seeds
+    ]
+    ready += [
+        ("ddpm-T", ddpm_t_job, (args, ds, seed, T))
+        for ds in (args.datasets if args.ddpm_t else [])
+        for seed in args.seeds
+        for T in _steps(args, ds)
+    ]
+    total = len(ready) + len(args.seeds) * sum(
+        len(_dxmi_methods(args, T)) for ds in args.datasets for T in _steps(args, ds)
+    )
     ctx = multiprocessing.get_context("spawn")  # safe with CUDA in the workers
     with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=init_worker) as pool:
-        pending = {}
-        for ds in args.datasets:
-            for seed in args.seeds:
-                pending[pool.submit(teacher_job, args, ds, seed)] = ("teacher", ds, seed)
-        for ds in args.datasets:
-            for seed in args.seeds:
-                for T in args.steps:
-                    pending[pool.submit(ddpm_t_job, args, ds, seed, T)] = ("ddpm-T", ds, seed)
-        total = len(pending) + len(args.datasets) * len(args.seeds) * sum(
-            len(_dxmi_methods(args, T)) for T in args.steps
-        )
+        pending: dict = {}
         done_n = 0
-        while pending:
+        while ready or pending:
+            while ready and len(pending) < args.workers:
+                kind, fn, fn_args = ready.pop(0)
+                pending[pool.submit(fn, *fn_args)] = (kind, fn_args[1], fn_args[2])
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 kind, ds, seed = pending.pop(fut)
@@ -262,11 +302,12 @@ def run_all(args) -> list[dict]:
                 partial.flush()
                 done_n += 1
                 print(f"[{done_n}/{total}] {kind} {ds} seed {seed} done", flush=True)
-                if kind == "teacher":  # its DxMI runs can start now
-                    for T in args.steps:
-                        for method in _dxmi_methods(args, T):
-                            f = pool.submit(dxmi_job, args, ds, seed, T, method)
-                            pending[f] = (f"{method} T={T}", ds, seed)
+                if kind == "teacher":  # its DxMI runs go to the front of the queue
+                    ready[:0] = [
+                        (f"{method} T={T}", dxmi_job, (args, ds, seed, T, method))
+                        for T in _steps(args, ds)
+                        for method in _dxmi_methods(args, T)
+                    ]
     partial.close()
     return records
 
@@ -283,7 +324,11 @@ def summarise(records: list[dict], key: str) -> dict:
         if key not in r:
             continue
         steps_rows = (
-            [r["steps"]] if r["steps"] else sorted({x["steps"] for x in records if x["steps"]})
+            [r["steps"]]
+            if r["steps"]
+            else sorted(
+                {x["steps"] for x in records if x["steps"] and x["dataset"] == r["dataset"]}
+            )
         )
         for T in steps_rows:  # teacher-1000 and floor appear in every T row
             table.setdefault((r["dataset"], T), {}).setdefault(r["method"], []).append(r[key])
@@ -304,6 +349,7 @@ def summarise(records: list[dict], key: str) -> dict:
 
 def markdown(records: list[dict], key: str, methods: list[str], digits: int = 3) -> str:
     summary = summarise(records, key)
+    methods = [m for m in methods if any(m in row for row in summary.values())]
     lines = ["| dataset | T | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
     for (ds, T), row in sorted(summary.items()):
         cells = []
@@ -318,6 +364,66 @@ def markdown(records: list[dict], key: str, methods: list[str], digits: int = 3)
     return "\n".join(lines)
 
 
+def _med(records: list[dict], ds: str, method: str, key: str, steps: int | None = None) -> float:
+    v = [
+        r[key]
+        for r in records
+        if r["dataset"] == ds
+        and r["method"] == method
+        and key in r
+        and (steps is None or r["steps"] == steps)
+    ]
+    return _median(v)
+
+
+def bar_table(records: list[dict], steps: int, dxmi: str = "dxmi-shared") -> str:
+    """Per dataset: DxMI's precision / recall against 0.9x the teacher's, its sliced W2 and
+    histogram KL against the better of DPM-Solver++ and UniPC at the same T."""
+    lines = [
+        "| dataset | P / teacher P | R / teacher R | SW2 DxMI vs best solver "
+        "| hist KL DxMI vs best solver | bar met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for ds in sorted(
+        {r["dataset"] for r in records if r["method"] == dxmi and r["steps"] == steps}
+    ):
+        p = _med(records, ds, dxmi, "precision", steps) / _med(
+            records, ds, "teacher-1000", "precision"
+        )
+        rc = _med(records, ds, dxmi, "recall", steps) / _med(records, ds, "teacher-1000", "recall")
+        cells, ok = [f"{p:.2f}", f"{rc:.2f}"], p >= 0.9 and rc >= 0.9
+        for key in ("sliced_w2", "hist_kl"):
+            mine = _med(records, ds, dxmi, key, steps)
+            best = min(_med(records, ds, m, key, steps) for m in ("teacher+dpm++", "teacher+unipc"))
+            cells.append(f"{mine:.3f} vs {best:.3f}")
+            ok = ok and mine < best
+        lines.append(f"| {ds} | " + " | ".join(cells) + f" | {'yes' if ok else '**no**'} |")
+    return "\n".join(lines)
+
+
+def teacher_table(records: list[dict]) -> str:
+    """The teacher's 1000-step precision / recall beside the data floor's, and its budget."""
+    lines = [
+        "| dataset | teacher P | floor P | teacher R | floor R | iterations | train s "
+        "| within 0.05 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for ds in sorted({r["dataset"] for r in records if r["method"] == "teacher-1000"}):
+        tp, fp = (
+            _med(records, ds, "teacher-1000", "precision"),
+            _med(records, ds, "floor", "precision"),
+        )
+        tr, fr = _med(records, ds, "teacher-1000", "recall"), _med(records, ds, "floor", "recall")
+        it = _med(records, ds, "teacher-1000", "teacher_iterations")
+        sec = _med(records, ds, "teacher-1000", "teacher_train_seconds")
+        ok = tp >= fp - 0.05 and tr >= fr - 0.05
+        lines.append(
+            f"| {ds} | {tp:.3f} | {fp:.3f} | {tr:.3f} | {fr:.3f} | {it:.0f} | {sec:.0f} "
+            f"| {'yes' if ok else '**no**'} |"
+        )
+    return "\n".join(lines)
+
+
 def picture(records: list[dict], path: Path, steps: int) -> None:
     import matplotlib.pyplot as plt
 
@@ -329,9 +435,10 @@ def picture(records: list[dict], path: Path, steps: int) -> None:
     cols = [
         m
         for m in [
+            "floor",
             "teacher-1000",
-            "teacher+ddim",
             "teacher+dpm++",
+            "teacher+unipc",
             "ddpm-T",
             "dxmi-shared",
             "dxmi-separate",
@@ -352,13 +459,24 @@ def picture(records: list[dict], path: Path, steps: int) -> None:
             ]
             if pts:
                 ax.scatter(pts[0][:, 0], pts[0][:, 1], s=0.5, alpha=0.4, rasterized=True)
-            ax.set_xlim(-4.5, 4.5)
+                rec = next(
+                    r for r in records if r["dataset"] == ds and r["method"] == m and "samples" in r
+                )
+                if "precision" in rec:
+                    ax.text(
+                        0.03,
+                        0.03,
+                        f"P {rec['precision']:.2f} R {rec['recall']:.2f}",
+                        transform=ax.transAxes,
+                        fontsize=7,
+                    )
+            ax.set_xlim(-4.5, 4.5)  # identical axes in every panel
             ax.set_ylim(-4.5, 4.5)
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                label = m if m == "teacher-1000" else f"{m} ({steps} steps)"
-                ax.set_title(label, fontsize=8)
+                label = {"floor": "data (held out)", "teacher-1000": "teacher (1000 steps)"}
+                ax.set_title(label.get(m, f"{m} ({steps} steps)"), fontsize=8)
             if j == 0:
                 ax.set_ylabel(ds, fontsize=9)
     fig.tight_layout()
@@ -369,8 +487,25 @@ def picture(records: list[dict], path: Path, steps: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default="configs/8gaussians.yaml")
-    p.add_argument("--datasets", nargs="+", default=["8gaussians", "checkerboard", "2spirals"])
-    p.add_argument("--steps", nargs="+", type=int, default=[2, 4, 10])
+    p.add_argument("--datasets", nargs="+", default=DATASETS)
+    p.add_argument("--steps", nargs="+", type=int, default=[4])
+    p.add_argument(
+        "--steps-for",
+        action="append",
+        default=[],
+        metavar="DATASET=T,T",
+        help="the T values of one dataset instead of --steps (repeatable)",
+    )
+    p.add_argument(
+        "--dxmi",
+        nargs="+",
+        choices=list(DXMI_METHODS),
+        default=list(DXMI_METHODS),
+        help="the DxMI rows to run",
+    )
+    p.add_argument(
+        "--no-ddpm-t", dest="ddpm_t", action="store_false", help="skip the DDPM-T baseline"
+    )
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--workers", type=int, default=2, help="parallel processes, 1 thread each")
     p.add_argument(
@@ -395,6 +530,11 @@ def main(argv: list[str] | None = None) -> None:
         help="run the tau1 = 0 ablation only at these T (default: every T; it costs a third "
         "of the DxMI runs)",
     )
+    p.add_argument(
+        "--reuse-teachers",
+        action="store_true",
+        help="load the teachers an earlier run left in --work instead of training them",
+    )
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
     p.add_argument(
         "--from-partial",
@@ -402,6 +542,10 @@ def main(argv: list[str] | None = None) -> None:
         help="run nothing: write the tables from <out>/partial.jsonl of an interrupted run",
     )
     args = p.parse_args(argv)
+    args.steps_for = {
+        k: [int(t) for t in v.split(",")]
+        for k, _, v in (item.partition("=") for item in args.steps_for)
+    }
     args.picture_steps = 4 if 4 in args.steps else args.steps[0]
     args.out.mkdir(parents=True, exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -426,8 +570,18 @@ def main(argv: list[str] | None = None) -> None:
         f"{env['workers']} workers, torch {env['torch']}, commit {commit_label(env)}, "
         f"{env['wall_seconds']:.0f} s wall. Medians over seeds {args.seeds} "
         "(min-max in brackets). teacher-1000 and floor do not depend on T.",
+        "## k-NN precision: share of samples on the data's manifold (higher is better)",
+        markdown(records, "precision", METHODS),
+        "## k-NN recall: share of the data covered by the samples (higher is better)",
+        markdown(records, "recall", METHODS),
+        "## Histogram KL(held-out || samples) on a 32 x 32 grid (lower is better)",
+        markdown(records, "hist_kl", METHODS),
+        "## MMD^2, sum of Gaussian kernels at 0.05-1x the median distance (lower is better)",
+        markdown(records, "mmd", METHODS, 4),
         "## Sliced Wasserstein-2 to held-out data (lower is better)",
         markdown(records, "sliced_w2", METHODS),
+        "## Histogram total variation (lower is better)",
+        markdown(records, "hist_tv", METHODS),
         "## Energy distance (lower is better)",
         markdown(records, "energy_distance", METHODS, 4),
         "## 8gaussians: fraction of samples within 3 std of a mode (floor ~0.99)",
@@ -437,6 +591,8 @@ def main(argv: list[str] | None = None) -> None:
         "## EBM: grid KL at the best single temperature (compares shapes; fair to tau1 = 0)",
         markdown(records, "ebm_kl_calibrated", list(DXMI_METHODS)),
     ]
+    sections += ["## The bar at T = 4 (medians over seeds)", bar_table(records, 4)]
+    sections += ["## Teacher against the data floor (medians over seeds)", teacher_table(records)]
     text = "\n\n".join(sections) + "\n"
     (args.out / "results.md").write_text(text)
     print(text)

@@ -30,6 +30,7 @@ TINY = [
     "eval.n_samples=1000",
     "eval.n_projections=100",
     "eval.grid_size=60",
+    "eval.teacher_steps=100",
     "eval.every=20",
     "run.checkpoint_every=20",
     "run.log_every=10",

@@ -20,12 +20,8 @@ from dxmi.data.images import (
     split_images,
 )
 from dxmi.data.points import DataError
-from dxmi.metrics.images import (
-    ImageScorer,
-    PixelFeatures,
-    load_feature_net,
-    precision_recall,
-)
+from dxmi.metrics import precision_recall
+from dxmi.metrics.images import ImageScorer, PixelFeatures, load_feature_net
 from dxmi.networks.conv_energy import ConvEnergy
 from dxmi.networks.unet import build_unet, load_unet_teacher
 

@@ -7,11 +7,58 @@ from dxmi.metrics import (
     energy_density_metrics,
     energy_distance,
     grid_divergences,
+    histogram_divergences,
     histogram_log_density,
     make_grid,
+    mmd,
     mode_coverage,
+    precision_recall,
     sliced_wasserstein,
 )
+
+
+def _blob_like(points: np.ndarray, seed: int) -> np.ndarray:
+    """A blob with the same radial profile as `points` (its radii at uniform angles)."""
+    rng = np.random.default_rng(seed)
+    r = np.linalg.norm(points, axis=1)
+    theta = rng.uniform(0, 2 * np.pi, len(points))
+    return np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1)
+
+
+def test_structure_metrics_on_identical_sets_and_a_blob_against_a_spiral():
+    spiral = sample_toy("2spirals", 3000, 0)
+    other = sample_toy("2spirals", 3000, 1)
+    blob = _blob_like(sample_toy("2spirals", 3000, 2), 3)
+    # identical sets: perfect precision / recall, zero divergences
+    assert precision_recall(spiral, spiral) == (1.0, 1.0)
+    assert abs(mmd(spiral, spiral)) < 0.01  # unbiased: not exactly 0 for a set against itself
+    same = histogram_divergences(spiral, spiral, 4.5)
+    assert same["hist_kl"] == pytest.approx(0, abs=1e-12) and same["hist_tv"] == 0
+    # two independent draws (the data floor) against the blob
+    p_real, r_real = precision_recall(spiral, other)
+    p_blob, r_blob = precision_recall(spiral, blob)
+    assert p_real > 0.9 and r_real > 0.9
+    assert p_blob < 0.7 and p_blob < p_real - 0.25
+    assert mmd(blob, spiral) > 5 * mmd(other, spiral)
+    h_real = histogram_divergences(other, spiral, 4.5)
+    h_blob = histogram_divergences(blob, spiral, 4.5)
+    assert h_blob["hist_kl"] > 3 * h_real["hist_kl"] and h_blob["hist_tv"] > h_real["hist_tv"]
+
+
+def test_precision_and_recall_are_asymmetric():
+    """Samples on one half of the data: all of them on the data (precision), half the data
+    covered (recall)."""
+    real = sample_toy("8gaussians", 4000, 0)
+    fake = sample_toy("8gaussians", 4000, 1)
+    fake = fake[fake[:, 0] > 0.5]
+    p, r = precision_recall(real, fake)
+    assert p > 0.95 and 0.3 < r < 0.6
+
+
+def test_histogram_tv_counts_points_off_the_grid():
+    inside = sample_toy("8gaussians", 2000, 0)
+    far = inside + 100.0  # every point off the grid
+    assert histogram_divergences(far, inside, 4.5)["hist_tv"] == pytest.approx(1.0)
 
 
 def test_sliced_wasserstein_of_a_shift():

@@ -46,6 +46,21 @@ def test_dxmi_improves_on_the_few_step_sampler_it_starts_from(finished_run):
     assert m["ebm"]["ebm_kl"] > 0 and 0 < m["ebm"]["ebm_tv"] <= 1
 
 
+def test_a_run_is_judged_against_its_teacher(finished_run):
+    """metrics.json holds every row of the table on the same held-out points: DxMI, its start,
+    the teacher's solvers at the same T and at 1000 steps, the data floor."""
+    out, _ = finished_run
+    m = json.loads((out / "metrics.json").read_text())
+    for row in ("dxmi", "init", "dpmsolver++", "unipc", "teacher-1000", "floor"):
+        assert {"precision", "recall", "mmd", "sliced_w2", "hist_kl", "hist_tv"} <= set(m[row])
+    # the floor is real data: nothing scores better on the metrics that see structure
+    for row in ("dxmi", "teacher-1000"):
+        assert m[row]["hist_kl"] > m["floor"]["hist_kl"]
+    # 8gaussians is a set this short teacher learns: no warning
+    assert m["teacher-1000"]["precision"] > m["floor"]["precision"] - 0.1
+    assert m["warnings"] == []
+
+
 def test_run_directory_contents(finished_run):
     out, model = finished_run
     for name in [

@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,13 @@ def _write_points(path: Path, x: np.ndarray) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from dxmi.config import load_config
+    from dxmi.evaluation import TeacherWarning
     from dxmi.training import train
 
     config = load_config(args.config, args.set)
-    train(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    with warnings.catch_warnings():  # printed below the table instead
+        warnings.simplefilter("ignore", TeacherWarning)
+        train(config, args.out, resume=args.resume, overwrite=args.overwrite)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate: print once
         return
     metrics = json.loads((Path(args.out) / "metrics.json").read_text())
@@ -122,7 +126,7 @@ def cmd_energy(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from dxmi.model import DxMIModel
-    from dxmi.training import ARRAY, evaluate_run, load_run_data
+    from dxmi.training import ARRAY, evaluate_run, load_run_data, load_run_teacher
 
     model = DxMIModel.load(args.run)
     if args.data:
@@ -134,7 +138,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         data = load_run_data(model.config)
     if data.dim != model.dim:
         raise DataError(f"{args.data}: {data.dim} features, the model expects {model.dim}")
-    metrics = evaluate_run(model, None, data)
+    from dxmi.evaluation import TeacherWarning
+
+    teacher = load_run_teacher(args.run, model.config, model.dim)
+    with warnings.catch_warnings():  # printed below the table instead
+        warnings.simplefilter("ignore", TeacherWarning)
+        metrics = evaluate_run(model, None, data, teacher)
     _print_metrics(metrics)
     if args.out:
         Path(args.out).write_text(json.dumps(metrics, indent=2))
@@ -202,16 +211,25 @@ def cmd_detect_score(args: argparse.Namespace) -> None:
             )
 
 
+_TABLE_KEYS = ("precision", "recall", "mmd", "sliced_w2", "hist_kl", "hist_tv", "mode_fraction")
+
+
 def _print_metrics(m: dict) -> None:
+    from dxmi.evaluation import TABLE_ROWS, row_kind
+
     print(
         f"dataset {m['dataset']}, T = {m['steps']}, {m['variant']} variant, "
         f"{m['n_samples']} samples vs {m['reference']}"
     )
-    rows = [k for k in ("dxmi", "init", "floor") if k in m]
-    keys = list(m["dxmi"])
-    print(f"{'':8s}" + "".join(f"{k:>17s}" for k in keys))
+    rows = sorted(
+        (k for k in m if row_kind(k) in TABLE_ROWS), key=lambda k: TABLE_ROWS.index(row_kind(k))
+    )
+    keys = [k for k in _TABLE_KEYS if k in m["dxmi"]]
+    print(f"{'':13s}" + "".join(f"{k:>16s}" for k in keys))
     for r in rows:
-        print(f"{r:8s}" + "".join(f"{m[r][k]:17.4f}" for k in keys))
+        print(f"{r:13s}" + "".join(f"{m[r][k]:16.4f}" for k in keys))
+    for line in m.get("warnings", []):
+        print(f"warning: {line}")
     if "ebm" in m:
         print("EBM vs true density: " + ", ".join(f"{k} {v:.4f}" for k, v in m["ebm"].items()))
 

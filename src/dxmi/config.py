@@ -35,21 +35,24 @@ class DataConfig:
 
 @dataclass
 class NetworkConfig:
+    """An MLP on points: the epsilon network (`sampler`) or the energy / value (`dxmi.energy`)."""
+
     hidden: int = 256  # width of every hidden layer
     layers: int = 3  # number of hidden layers
     time_embedding: int = 64  # sinusoidal embedding size (time-conditioned networks only)
+    # 0 = off; else x -> [x, sin(xB), cos(xB)] with B (D x F) of std fourier_scale, in
+    # standardised units (networks.mlp.FourierFeatures). They let an MLP on coordinates learn
+    # thin structure: the teacher's spiral arms, the energy's eight modes
+    # (docs/results/point-teacher.md).
+    fourier_features: int = 0
+    fourier_scale: float = 1.0
 
 
 @dataclass
 class EnergyNetworkConfig(NetworkConfig):
-    """The energy (and value) MLP: a network section plus random Fourier features of x."""
+    """The energy (and value) MLP."""
 
     hidden: int = 128
-    # 0 = off; else x -> [x, sin(xB), cos(xB)] with B (D x F) of std fourier_scale, in
-    # standardised units (networks.mlp.FourierFeatures). On 8gaussians it is what lets the
-    # energy carve the eight modes out of their ring (benchmarks/results/density-probes-8gaussians).
-    fourier_features: int = 0
-    fourier_scale: float = 1.0
 
 
 @dataclass
@@ -62,6 +65,15 @@ class TeacherConfig:
     batch_size: int = 512
     lr: float = 1e-3
     ema_decay: float = 0.999  # teacher weights used for sampling are an EMA
+    # "cosine" decays the learning rate to 0 over `iterations` (an annealed end gives the fine
+    # structure a constant rate keeps blurring); "constant" is the plain DDPM recipe; "plateau"
+    # lowers the rate 10x whenever a fixed probe loss stops improving (by a relative
+    # plateau_tol over plateau_patience checks, one every plateau_every iterations) and ends
+    # at the third plateau, so the budget follows the data (`iterations` is then a cap).
+    lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
+    plateau_every: int = 250
+    plateau_patience: int = 4
+    plateau_tol: float = 0.002
     max_minutes: float = 0.0  # stop training early after this much wall clock (0 = no limit)
 
 
@@ -129,6 +141,12 @@ class EvalConfig:
     n_projections: int = 500  # sliced Wasserstein projections (fixed by `seed`)
     grid_size: int = 200  # grid per axis for the EBM density metrics (2D data only)
     grid_extent: float = 4.5  # grid covers [-extent, extent]^2 in data units
+    hist_bins: int = 32  # cells per axis of the 2D sample histograms (hist_kl, hist_tv)
+    knn_k: int = 3  # k of the k-NN precision / recall manifolds (Kynkaanniemi et al. 2019)
+    # Steps of the teacher's own reference row (ancestral sampling; 0 = no teacher rows at all,
+    # e.g. where a benchmark scores the teacher once for many runs). The solvers' rows run at
+    # dxmi.steps.
+    teacher_steps: int = 1000
     every: int = 500  # evaluate (and log) every this many DxMI iterations; 0 = only at the end
     seed: int = 1234
 
@@ -196,15 +214,27 @@ class ImageConfig:
     run: RunConfig = field(default_factory=RunConfig)
 
 
+def _point_teacher() -> TeacherConfig:
+    """The point teacher: an annealed rate and a budget that reaches the data floor on every
+    built-in 2D set with `_point_sampler`'s features (docs/results/point-teacher.md)."""
+    return TeacherConfig(iterations=15000, lr_schedule="cosine")
+
+
+def _point_sampler() -> NetworkConfig:
+    """The point epsilon network: without Fourier features of x a coordinate MLP denoises thin
+    structure into a blob (spectral bias; docs/results/point-teacher.md)."""
+    return NetworkConfig(fourier_features=64, fourier_scale=4.0)
+
+
 @dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
-    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    teacher: TeacherConfig = field(default_factory=_point_teacher)
     dxmi: DxMIConfig = field(default_factory=DxMIConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
     # The epsilon network of the teacher and of the policy (the policy starts as the teacher).
-    sampler: NetworkConfig = field(default_factory=NetworkConfig)
+    sampler: NetworkConfig = field(default_factory=_point_sampler)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,6 +404,13 @@ def _image_checks(config: ImageConfig) -> list[tuple[bool, str]]:
         (len(config.energy.channels) >= 1, "energy.channels cannot be empty"),
         (config.eval.n_samples >= 2, "eval.n_samples must be at least 2"),
         (config.eval.select in ("last", "holdout"), "eval.select must be 'last' or 'holdout'"),
+        *[
+            (
+                getattr(config.teacher, key) == getattr(TeacherConfig(), key),
+                f"teacher.{key}: image teachers train at a constant rate (remove the key)",
+            )
+            for key in ("lr_schedule", "plateau_every", "plateau_patience", "plateau_tol")
+        ],
         (
             config.eval.select == "last" or config.eval.every > 0,
             "eval.select 'holdout' needs eval.every > 0 (the checks it selects from)",
@@ -407,6 +444,11 @@ def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
         (config.dxmi.last_sigma > 0, "dxmi.last_sigma must be positive"),
         (config.dxmi.policy_updates >= 1, "dxmi.policy_updates must be at least 1"),
         (0 < config.teacher.beta_start < config.teacher.beta_end < 1, "teacher betas out of range"),
+        (config.teacher.iterations >= 0, "teacher.iterations must be non-negative"),
+        (config.teacher.lr > 0, "teacher.lr must be positive"),
+        (config.teacher.plateau_every >= 1, "teacher.plateau_every must be at least 1"),
+        (config.teacher.plateau_patience >= 1, "teacher.plateau_patience must be at least 1"),
+        (config.teacher.plateau_tol >= 0, "teacher.plateau_tol must be non-negative"),
         (config.run.checkpoint_every >= 1, "run.checkpoint_every must be at least 1"),
     ]
 
@@ -416,8 +458,19 @@ def _point_checks(config: Config) -> list[tuple[bool, str]]:
         (0 < config.data.holdout_fraction < 1, "data.holdout_fraction must be in (0, 1)"),
         (config.data.name != "file" or bool(config.data.path), "data.path is required for 'file'"),
         (config.eval.n_samples >= 2, "eval.n_samples must be at least 2"),
+        (config.eval.hist_bins >= 2, "eval.hist_bins must be at least 2"),
+        (
+            0 <= config.eval.teacher_steps <= config.teacher.num_train_timesteps,
+            "eval.teacher_steps must be in [0, teacher.num_train_timesteps]",
+        ),
+        (
+            1 <= config.eval.knn_k < config.eval.n_samples,
+            "eval.knn_k must be in [1, eval.n_samples)",
+        ),
         (config.dxmi.energy.fourier_features >= 0, "dxmi.energy.fourier_features must be >= 0"),
         (config.dxmi.energy.fourier_scale > 0, "dxmi.energy.fourier_scale must be positive"),
+        (config.sampler.fourier_features >= 0, "sampler.fourier_features must be >= 0"),
+        (config.sampler.fourier_scale > 0, "sampler.fourier_scale must be positive"),
     ]
 
 

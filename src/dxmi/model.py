@@ -23,7 +23,14 @@ MODEL_STEM = "model"
 
 def build_eps_model(config: Config, dim: int) -> EpsilonMLP:
     net = config.sampler
-    return EpsilonMLP(dim, hidden=net.hidden, layers=net.layers, time_embedding=net.time_embedding)
+    return EpsilonMLP(
+        dim,
+        hidden=net.hidden,
+        layers=net.layers,
+        time_embedding=net.time_embedding,
+        fourier_features=net.fourier_features,
+        fourier_scale=net.fourier_scale,
+    )
 
 
 def build_policy(config: Config, eps_model: nn.Module) -> GaussianPolicy:

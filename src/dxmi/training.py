@@ -35,8 +35,9 @@ from dxmi.diffusion import linear_alphas_cumprod, sample, train_ddpm
 from dxmi.evaluation import (
     density_metrics,
     energy_temperature,
-    floor_metrics,
     sample_metrics,
+    score_rows,
+    teacher_samples,
 )
 from dxmi.irl.trainer import DxMITrainer
 from dxmi.model import DxMIModel, build_energy, build_eps_model, build_policy, build_value
@@ -191,6 +192,12 @@ def train_teacher(
         lr=t.lr,
         ema_decay=t.ema_decay,
         max_minutes=t.max_minutes,
+        lr_schedule=t.lr_schedule,
+        plateau={
+            "every": t.plateau_every,
+            "patience": t.plateau_patience,
+            "tol": t.plateau_tol,
+        },
         seed=config.run.seed,
         timesteps=timesteps,
         progress=progress,
@@ -246,7 +253,8 @@ def train(
     def evaluate(sampler) -> dict:
         samples = standardizer.inverse(_sample(sampler, config, data.dim))
         metrics = sample_metrics(samples, data, config.eval)
-        return {**metrics, "postfix": f"sliced_w2={metrics['sliced_w2']:.3f}"}
+        postfix = f"P={metrics['precision']:.2f} R={metrics['recall']:.2f}"
+        return {**metrics, "postfix": f"{postfix} sliced_w2={metrics['sliced_w2']:.3f}"}
 
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
     history = run_loop(trainer, train_x, config, out, writer, evaluate, "dxmi", progress, resume)
@@ -256,9 +264,11 @@ def train(
     if main:
         model.save(out)
         init_model = DxMIModel(config, initial_policy.eval(), model.energy_net, standardizer)
-        metrics = evaluate_run(model, init_model, data)
+        teacher_net = initial_policy.eps_model if config.teacher.init == "teacher" else None
+        samples = run_samples(model, init_model, teacher_net, config.eval.n_samples)
+        metrics = evaluate_run(model, init_model, data, samples=samples)
         metrics["iterations"] = trainer.iteration_count  # fewer than asked if max_minutes ran out
-        _draw(model, data, history, out)
+        _draw(model, data, history, out, samples)
         if writer is not None:
             writer.close()
         write_json(out / "metrics.json", metrics)
@@ -385,26 +395,61 @@ def fit_points(
     return _export(config, trainer, standardizer), history
 
 
-def evaluate_run(model: DxMIModel, init_model: DxMIModel | None, data: PointData) -> dict:
-    """Final metrics: the DxMI sampler, the un-tuned sampler it started from, the data floor,
-    and the EBM's density against the truth (2D toy sets)."""
+def evaluate_run(
+    model: DxMIModel,
+    init_model: DxMIModel | None,
+    data: PointData,
+    teacher: torch.nn.Module | None = None,
+    samples: dict[str, np.ndarray] | None = None,
+) -> dict:
+    """Final metrics on the held-out points, every sampler on `eval.n_samples` samples: DxMI,
+    the un-tuned T-step sampler it started from (`init_model`), the teacher's DPM-Solver++ and
+    UniPC at the same T and its 1000-step samples (`teacher`, the epsilon network), and the data
+    floor; a warning where the teacher trails the floor; the EBM's density (2D toy sets).
+    `samples` (from `run_samples`) skips drawing them again."""
     cfg = model.config.eval
+    if samples is None:
+        samples = run_samples(model, init_model, teacher, cfg.n_samples)
     out: dict = {
         "dataset": data.name,
         "steps": model.config.dxmi.steps,
         "variant": model.config.dxmi.variant,
         "n_samples": cfg.n_samples,
         "reference": f"{len(data.holdout[: cfg.n_samples])} held-out points",
-        "dxmi": sample_metrics(model.sample(cfg.n_samples, seed=cfg.seed), data, cfg),
-        "floor": floor_metrics(data, cfg),
+        **score_rows(samples, data, cfg),
     }
-    if init_model is not None:
-        out["init"] = sample_metrics(init_model.sample(cfg.n_samples, seed=cfg.seed), data, cfg)
     if data.dim == 2:
         temp = energy_temperature(model.config.dxmi.tau1, data.dim)
         out["ebm"] = density_metrics(model.energy, data.name, cfg, temp)
         out["ebm"]["temperature"] = temp
     return out
+
+
+def run_samples(
+    model: DxMIModel,
+    init_model: DxMIModel | None,
+    teacher: torch.nn.Module | None,
+    n: int,
+) -> dict[str, np.ndarray]:
+    """The sample sets of a run's table (`evaluation.SAMPLER_ROWS`), n each, in data units."""
+    seed = model.config.eval.seed
+    out = {"dxmi": model.sample(n, seed=seed)}
+    if init_model is not None:
+        out["init"] = init_model.sample(n, seed=seed)
+    if teacher is not None:
+        out.update(teacher_samples(teacher, model.config, model.standardizer, n, seed))
+    return out
+
+
+def load_run_teacher(run_dir: str | Path, config: Config, dim: int) -> torch.nn.Module | None:
+    """The teacher a run saved (``teacher.safetensors``), or None where it has none."""
+    stem = Path(run_dir) / "teacher"
+    if config.teacher.init != "teacher" or not stem.with_suffix(".json").is_file():
+        return None
+    state, _ = load_checkpoint(stem)
+    eps_model = build_eps_model(config, dim)
+    load_module_state(eps_model, state["eps_model"], f"{stem}.safetensors")
+    return eps_model.eval()
 
 
 def _sample(policy, config: Config, dim: int) -> np.ndarray:
@@ -438,13 +483,28 @@ def write_json(path: Path, obj: dict) -> None:
     tmp.replace(path)
 
 
-def _draw(model: DxMIModel, data: PointData, history: list[dict], out: Path) -> None:
+def _draw(
+    model: DxMIModel,
+    data: PointData,
+    history: list[dict],
+    out: Path,
+    samples: dict[str, np.ndarray],
+) -> None:
     extent = model.config.eval.grid_extent
     states = model.chain(2000, seed=model.config.eval.seed)
     plot_chain(states, out / "chain.png", extent)
-    plot_samples(
-        {"data (held out)": data.holdout[:2000], "DxMI": states[-1]}, out / "samples.png", extent
-    )
+    steps = model.config.dxmi.steps
+    titles = {
+        "dxmi": f"DxMI ({steps} steps)",
+        "init": f"un-tuned start ({steps} steps)",
+        "dpmsolver++": f"DPM-Solver++ ({steps} steps)",
+        "unipc": f"UniPC ({steps} steps)",
+    }
+    panels = {"data (held out)": data.holdout[:2000]}
+    for key, points in samples.items():
+        title = titles.get(key, f"teacher ({key.split('-')[-1]} steps)")
+        panels[title] = points[:2000]
+    plot_samples(panels, out / "samples.png", extent)
     if data.dim == 2:
         plot_energy(model.energy, data.train, out / "energy.png", extent)
     plot_curves(history, out / "curves.png")

@@ -6,14 +6,24 @@ from dxmi.metrics.density import (
     histogram_log_density,
     make_grid,
 )
-from dxmi.metrics.samples import energy_distance, mode_coverage, sliced_wasserstein
+from dxmi.metrics.samples import (
+    energy_distance,
+    histogram_divergences,
+    mmd,
+    mode_coverage,
+    precision_recall,
+    sliced_wasserstein,
+)
 
 __all__ = [
     "energy_density_metrics",
     "energy_distance",
     "grid_divergences",
+    "histogram_divergences",
     "histogram_log_density",
     "make_grid",
+    "mmd",
     "mode_coverage",
+    "precision_recall",
     "sliced_wasserstein",
 ]

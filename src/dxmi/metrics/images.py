@@ -18,6 +18,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from dxmi.checkpoint import CheckpointError
+from dxmi.metrics.samples import precision_recall
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MNIST_FEATURES = ASSETS / "mnist_features"
@@ -131,27 +132,6 @@ def extract_features(
         for i in range(0, len(x), batch_size)
     ]
     return torch.cat(out)
-
-
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
-    """Improved precision and recall (Kynkaanniemi et al. 2019) with k-NN manifolds.
-
-    Precision: the fraction of fake features inside the real manifold (the union of balls around
-    each real feature reaching its k-th nearest real neighbour); recall the other way round.
-    """
-
-    def radii(x: torch.Tensor) -> torch.Tensor:
-        d = torch.cdist(x, x)
-        return d.kthvalue(k + 1, dim=1).values  # +1: the point itself is at distance 0
-
-    def coverage(manifold: torch.Tensor, r: torch.Tensor, probe: torch.Tensor) -> float:
-        inside = torch.zeros(len(probe), dtype=torch.bool)
-        for i in range(0, len(probe), 1000):
-            d = torch.cdist(probe[i : i + 1000], manifold)
-            inside[i : i + 1000] = (d <= r[None]).any(dim=1)
-        return inside.float().mean().item()
-
-    return coverage(real, radii(real), fake), coverage(fake, radii(fake), real)
 
 
 class ImageScorer:

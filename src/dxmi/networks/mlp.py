@@ -35,18 +35,6 @@ def _mlp(in_dim: int, out_dim: int, hidden: int, layers: int) -> nn.Sequential:
     return nn.Sequential(*blocks)
 
 
-class EpsilonMLP(nn.Module):
-    """Predicts the noise in x_t at diffusion timestep t: (N, D), (N,) -> (N, D)."""
-
-    def __init__(self, dim: int, *, hidden: int = 256, layers: int = 3, time_embedding: int = 64):
-        super().__init__()
-        self.embed = SinusoidalEmbedding(time_embedding)
-        self.net = _mlp(dim + time_embedding, dim, hidden, layers)
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([x, self.embed(t)], dim=1))
-
-
 class FourierFeatures(nn.Module):
     """x -> [x, sin(xB), cos(xB)] with a fixed Gaussian B of std `scale`: (N, D) -> (N, D + 2F).
 
@@ -65,6 +53,36 @@ class FourierFeatures(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = x @ self.B
         return torch.cat([x, torch.sin(z), torch.cos(z)], dim=1)
+
+
+class EpsilonMLP(nn.Module):
+    """Predicts the noise in x_t at diffusion timestep t: (N, D), (N,) -> (N, D).
+
+    `fourier_features` > 0 feeds x_t through `FourierFeatures` first: without them a coordinate
+    MLP denoises thin 2D structure (spiral arms, checkerboard squares) into a blob
+    (docs/results/point-teacher.md).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        hidden: int = 256,
+        layers: int = 3,
+        time_embedding: int = 64,
+        fourier_features: int = 0,
+        fourier_scale: float = 1.0,
+    ):
+        super().__init__()
+        self.embed = SinusoidalEmbedding(time_embedding)
+        self.fourier = (
+            FourierFeatures(dim, fourier_features, fourier_scale) if fourier_features else None
+        )
+        self.net = _mlp(dim + 2 * fourier_features + time_embedding, dim, hidden, layers)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        h = self.fourier(x) if self.fourier is not None else x
+        return self.net(torch.cat([h, self.embed(t)], dim=1))
 
 
 class EnergyMLP(nn.Module):
