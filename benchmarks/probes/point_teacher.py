@@ -29,10 +29,13 @@ def _job(name: str, spec: dict, dataset: str, seed: int, n: int) -> dict:
     from dxmi.training import load_run_data, train_teacher
 
     torch.set_num_threads(1)
+    source = [f"data.name={dataset}"]
+    if dataset.endswith((".npy", ".csv")):  # points of any width from a file
+        source = ["data.name=file", f"data.path={dataset}"]
     config = load_config(
         "configs/8gaussians.yaml",
         [
-            f"data.name={dataset}",
+            *source,
             f"run.seed={seed}",
             f"data.seed={seed}",
             "dxmi.steps=1000",

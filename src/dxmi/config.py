@@ -71,9 +71,9 @@ class TeacherConfig:
     # plateau_tol over plateau_patience checks, one every plateau_every iterations) and ends
     # at the third plateau, so the budget follows the data (`iterations` is then a cap).
     lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
-    plateau_every: int = 250
-    plateau_patience: int = 4
-    plateau_tol: float = 0.002
+    plateau_every: int = 500
+    plateau_patience: int = 6
+    plateau_tol: float = 0.0005
     max_minutes: float = 0.0  # stop training early after this much wall clock (0 = no limit)
 
 

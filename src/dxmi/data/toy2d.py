@@ -1,9 +1,11 @@
-"""FFJORD-style 2D toy distributions, drawn reproducibly from a numpy Generator.
+"""2D toy distributions, drawn reproducibly from a numpy Generator.
 
-Each generator takes ``(n, rng)`` and returns an ``(n, 2)`` float32 array. The shapes and scales
-follow the sets popularised by FFJORD (Grathwohl et al. 2019): everything lies roughly in
-[-4, 4]^2. `eight_gaussians_log_density` is the exact density of the 8gaussians set, used to
-score an EBM against the truth.
+Each generator takes ``(n, rng)`` and returns an ``(n, 2)`` float32 array, roughly in [-4, 4]^2.
+Sources: 8gaussians, 2spirals, checkerboard and rings follow FFJORD's generators (Grathwohl et
+al. 2019); pinwheel the one of Johnson et al. 2016 (SVAE); moons, swissroll and circles are
+scikit-learn's `make_moons`, `make_swiss_roll` (its x and z) and `make_circles`, rescaled. All
+but 8gaussians need a model that learns thin structure. `eight_gaussians_log_density` is the
+exact density of the 8gaussians set, used to score an EBM against the truth.
 """
 
 from __future__ import annotations
