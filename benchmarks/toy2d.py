@@ -153,7 +153,7 @@ def teacher_job(args, dataset: str, seed: int) -> list[dict]:
     config = _config(args, dataset, seed, max(_steps(args, dataset)))
     data, std, x = _prepare(config)
     stem = args.work / f"teacher_{dataset}_{seed}"
-    if args.reuse_teachers and stem.with_suffix(".json").is_file():
+    if args.resume and stem.with_suffix(".json").is_file():
         state, meta = load_checkpoint(stem)
         eps = build_eps_model(config, data.dim).to(x.device)
         eps.load_state_dict(state["eps_model"])
@@ -227,24 +227,30 @@ def dxmi_job(args, dataset: str, seed: int, steps: int, method: str) -> list[dic
     """DxMI from the (dataset, seed) teacher; the run directory keeps its pictures and logs."""
     from dxmi.checkpoint import load_checkpoint
     from dxmi.irl.trainer import TrainingDiverged
-    from dxmi.model import build_eps_model
+    from dxmi.model import DxMIModel, build_eps_model
     from dxmi.training import train
 
     # the teacher job scores the teacher and its solvers once for every T
     extra = [*DXMI_METHODS[method], "eval.teacher_steps=0"]
     config = _config(args, dataset, seed, steps, extra)
-    teacher = build_eps_model(config, 2)
-    state = load_checkpoint(args.work / f"teacher_{dataset}_{seed}")[0]["eps_model"]
-    teacher.load_state_dict(state)
     run = args.work / "runs" / f"{dataset}_T{steps}_{method}_s{seed}"
     t0 = time.time()
-    try:
-        model = train(config, run, overwrite=True, teacher=teacher)
-    except TrainingDiverged as err:
-        nan = {"sliced_w2": float("nan")}
-        return [_record(method, dataset, steps, seed, nan, time.time() - t0, diverged=str(err))]
-    m = json.loads((run / "metrics.json").read_text())
-    rec = _record(method, dataset, steps, seed, m["dxmi"], time.time() - t0, **m.get("ebm", {}))
+    if args.resume and (run / "metrics.json").is_file():  # finished by an earlier invocation
+        model = DxMIModel.load(run)
+        m = json.loads((run / "metrics.json").read_text())
+        seconds = float("nan")  # not recorded by the run itself (its metrics.json stays exact)
+    else:
+        teacher = build_eps_model(config, 2)
+        state = load_checkpoint(args.work / f"teacher_{dataset}_{seed}")[0]["eps_model"]
+        teacher.load_state_dict(state)
+        try:
+            model = train(config, run, overwrite=True, teacher=teacher)
+        except TrainingDiverged as err:
+            nan = {"sliced_w2": float("nan")}
+            return [_record(method, dataset, steps, seed, nan, time.time() - t0, diverged=str(err))]
+        m = json.loads((run / "metrics.json").read_text())
+        seconds = time.time() - t0
+    rec = _record(method, dataset, steps, seed, m["dxmi"], seconds, **m.get("ebm", {}))
     if seed == args.seeds[0] and steps == args.picture_steps:
         rec["samples"] = model.sample(2000, seed=config.eval.seed).tolist()
     return [rec]
@@ -272,8 +278,11 @@ def run_all(args) -> list[dict]:
     an interrupted benchmark keeps what it did."""
     records: list[dict] = []
     partial = (args.out / "partial.jsonl").open("w")
-    ready: list[tuple] = [  # (kind, function, arguments), taken from the front
-        ("teacher", teacher_job, (args, ds, seed)) for ds in args.datasets for seed in args.seeds
+    ready: list[tuple] = [  # (kind, function, arguments), taken from the front; seed-major,
+        # so that an interrupted run has every dataset at its first seeds
+        ("teacher", teacher_job, (args, ds, seed))
+        for seed in args.seeds
+        for ds in args.datasets
     ]
     ready += [
         ("ddpm-T", ddpm_t_job, (args, ds, seed, T))
@@ -531,9 +540,10 @@ def main(argv: list[str] | None = None) -> None:
         "of the DxMI runs)",
     )
     p.add_argument(
-        "--reuse-teachers",
+        "--resume",
         action="store_true",
-        help="load the teachers an earlier run left in --work instead of training them",
+        help="reuse what an earlier run left in --work: its teachers (rescored) and its "
+        "finished DxMI runs",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
     p.add_argument(

@@ -69,12 +69,32 @@ def test_bad_override_and_range_checks():
         load_config(None, ["dxmi.energy.fourier_features=-4"])
     with pytest.raises(ConfigError, match="dxmi.energy.fourier_scale must be positive"):
         load_config(None, ["dxmi.energy.fourier_features=4", "dxmi.energy.fourier_scale=0"])
-    with pytest.raises(ConfigError, match="unknown key 'sampler.fourier_features'"):
-        load_config(None, ["sampler.fourier_features=4"])  # only the energy section has it
+    with pytest.raises(ConfigError, match="sampler.fourier_scale must be positive"):
+        load_config(None, ["sampler.fourier_scale=-1"])
+    with pytest.raises(ConfigError, match="teacher.lr must be positive"):
+        load_config(None, ["teacher.lr=-0.001"])
+    with pytest.raises(ConfigError, match="eval.teacher_steps must be in"):
+        load_config(None, ["eval.teacher_steps=2000"])
+    with pytest.raises(ConfigError, match="eval.knn_k"):
+        load_config(None, ["eval.knn_k=0"])
+    # the image teacher's loop has no schedule: keys it would ignore are refused
+    with pytest.raises(ConfigError, match="teacher.lr_schedule: image teachers"):
+        load_config(None, ["teacher.lr_schedule=cosine"], cls=ImageConfig)
+    with pytest.raises(ConfigError, match="teacher.plateau_tol: image teachers"):
+        load_config(None, ["teacher.plateau_tol=0.1"], cls=ImageConfig)
     with pytest.raises(ConfigError, match="eval.select 'holdout' needs eval.every"):
         load_config(None, ["eval.select=holdout"], cls=ImageConfig)
     with pytest.raises(ConfigError, match="eval.select must be"):
         load_config(None, ["eval.select=best", "eval.every=100"], cls=ImageConfig)
+
+
+def test_point_defaults_carry_the_teacher_that_learns_structure():
+    """Points: Fourier features and a cosine-annealed 15k budget (docs/results/point-teacher.md);
+    a partial section keeps them; images keep their own constant-rate teacher."""
+    c = load_config(None, ["teacher.iterations=100"])
+    assert c.teacher.lr_schedule == "cosine" and c.teacher.iterations == 100
+    assert c.sampler.fourier_features == 64 and c.sampler.fourier_scale == 4.0
+    assert load_config(None, cls=ImageConfig).teacher.lr_schedule == "constant"
 
 
 def test_missing_and_malformed_files(tmp_path):
