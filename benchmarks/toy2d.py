@@ -278,6 +278,7 @@ def run_all(args) -> list[dict]:
     an interrupted benchmark keeps what it did."""
     records: list[dict] = []
     partial = (args.out / "partial.jsonl").open("w")
+    (args.out / "picture-samples").mkdir(exist_ok=True)
     ready: list[tuple] = [  # (kind, function, arguments), taken from the front; seed-major,
         # so that an interrupted run has every dataset at its first seeds
         ("teacher", teacher_job, (args, ds, seed))
@@ -307,6 +308,9 @@ def run_all(args) -> list[dict]:
                 new = fut.result()
                 records += new
                 for r in new:
+                    if "samples" in r:  # kept beside partial.jsonl for --from-partial
+                        name = f"{r['method']}_{r['dataset']}_T{r['steps']}_s{r['seed']}.npy"
+                        np.save(args.out / "picture-samples" / name, np.asarray(r["samples"]))
                     partial.write(json.dumps({k: v for k, v in r.items() if k != "samples"}) + "\n")
                 partial.flush()
                 done_n += 1
@@ -565,6 +569,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.from_partial:
         lines = (args.out / "partial.jsonl").read_text().splitlines()
         records = [json.loads(line) for line in lines if line.strip()]
+        for r in records:
+            name = f"{r['method']}_{r['dataset']}_T{r['steps']}_s{r['seed']}.npy"
+            if (args.out / "picture-samples" / name).is_file():
+                r["samples"] = np.load(args.out / "picture-samples" / name)
     else:
         records = run_all(args)
     env |= {"wall_seconds": round(time.time() - t0, 1), "quick": args.quick}
