@@ -20,7 +20,18 @@ from pathlib import Path
 from common import commit_label, environment, run_jobs, write_results_json
 from toy2d import QUICK, markdown
 
-KEYS = ["sliced_w2", "energy_distance", "mode_fraction", "mode_kl", "ebm_kl", "ebm_kl_calibrated"]
+KEYS = [
+    "precision",
+    "recall",
+    "hist_kl",
+    "mmd",
+    "sliced_w2",
+    "energy_distance",
+    "mode_fraction",
+    "mode_kl",
+    "ebm_kl",
+    "ebm_kl_calibrated",
+]
 
 
 def parse_variant(text: str) -> tuple[str, list[str]]:
@@ -71,7 +82,7 @@ def variant_job(args, name: str, overrides: list[str], seed: int) -> list[dict]:
     from dxmi.model import build_eps_model
     from dxmi.training import train
 
-    config = _config(args, seed, overrides)
+    config = _config(args, seed, [*overrides, "eval.teacher_steps=0"])  # scored by toy2d.py
     teacher = build_eps_model(config, 2)
     teacher.load_state_dict(
         load_checkpoint(args.work / f"teacher_{args.dataset}_{seed}")[0]["eps_model"]

@@ -577,7 +577,15 @@ def main(argv: list[str] | None = None) -> None:
         records = run_all(args)
     env |= {"wall_seconds": round(time.time() - t0, 1), "quick": args.quick}
     if args.from_partial:
-        env["note"] = "tables made from partial.jsonl of an interrupted run"
+        done: dict = {}
+        for r in records:
+            if r["method"].startswith("dxmi"):
+                done.setdefault(r["dataset"], set()).add(r["seed"])
+        seeds = "; ".join(f"{ds} {sorted(v)}" for ds, v in sorted(done.items()))
+        env["note"] = (
+            "tables made from partial.jsonl of an interrupted run; the DxMI rows hold the "
+            f"seeds that finished: {seeds} (medians over those; teacher rows may hold more)"
+        )
 
     picture(records, args.out / "samples.png", args.picture_steps)
     for r in records:
@@ -587,7 +595,8 @@ def main(argv: list[str] | None = None) -> None:
         f"# 2D toy benchmark\n\n`{env['command']}`  \n{env['date']}, {env['machine']}, "
         f"{env['workers']} workers, torch {env['torch']}, commit {commit_label(env)}, "
         f"{env['wall_seconds']:.0f} s wall. Medians over seeds {args.seeds} "
-        "(min-max in brackets). teacher-1000 and floor do not depend on T.",
+        "(min-max in brackets). teacher-1000 and floor do not depend on T."
+        + (f"  \n**{env['note']}.**" if "note" in env else ""),
         "## k-NN precision: share of samples on the data's manifold (higher is better)",
         markdown(records, "precision", METHODS),
         "## k-NN recall: share of the data covered by the samples (higher is better)",
