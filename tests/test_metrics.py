@@ -69,6 +69,18 @@ def test_sliced_wasserstein_of_a_shift():
     assert sliced_wasserstein(x, x + v, 2000, seed=1) == pytest.approx(3 / np.sqrt(2), rel=0.05)
 
 
+def test_sliced_wasserstein_equals_pots_own():
+    """The sorted-pairing shortcut for equal sizes is POT's value; other sizes use POT."""
+    import ot
+
+    a, b = sample_toy("2spirals", 2000, 0), sample_toy("2spirals", 2000, 1)
+    pot = ot.sliced_wasserstein_distance(
+        a.astype(np.float64), b.astype(np.float64), n_projections=300, p=2, seed=4
+    )
+    assert sliced_wasserstein(a, b, 300, seed=4) == pytest.approx(pot, rel=1e-9)
+    assert sliced_wasserstein(a, b[:1500], 300, seed=4) > 0
+
+
 def test_energy_distance_separates_distributions():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(1500, 2)), rng.normal(size=(1500, 2))

@@ -143,7 +143,12 @@ class DxMIModel:
             )
         state, meta = load_checkpoint(stem)
         try:
-            config = from_dict(Config, meta["config"], f"{stem}.json:config")
+            record = dict(meta["config"])
+            sampler = record.get("sampler")
+            if isinstance(sampler, dict) and "fourier_features" not in sampler:
+                # written before the point sampler had Fourier features: it had none
+                record["sampler"] = {**sampler, "fourier_features": 0}
+            config = from_dict(Config, record, f"{stem}.json:config")
             standardizer = Standardizer.from_dict(meta["standardizer"])
         except (KeyError, ConfigError) as err:
             raise CheckpointError(f"{stem}.json: unusable model record ({err})") from None

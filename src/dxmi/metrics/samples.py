@@ -14,18 +14,21 @@ import torch
 def sliced_wasserstein(
     x: np.ndarray, y: np.ndarray, n_projections: int = 500, seed: int = 0
 ) -> float:
-    """Sliced Wasserstein-2 distance (POT), with projections fixed by `seed`."""
+    """Sliced Wasserstein-2 distance with POT's projections, fixed by `seed`.
+
+    For two sets of equal size the 1D optimal plan pairs sorted projections, which is what POT
+    computes through quantile functions; doing it directly gives the same value (to rounding)
+    an order of magnitude faster. Other sizes go through POT itself.
+    """
     import ot  # imported here: image runs never need POT (and it is slow to import)
 
-    return float(
-        ot.sliced_wasserstein_distance(
-            np.asarray(x, np.float64),
-            np.asarray(y, np.float64),
-            n_projections=n_projections,
-            p=2,
-            seed=seed,
+    a, b = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if len(a) != len(b):
+        return float(
+            ot.sliced_wasserstein_distance(a, b, n_projections=n_projections, p=2, seed=seed)
         )
-    )
+    proj = ot.sliced.get_random_projections(a.shape[1], n_projections, seed)
+    return float(np.sqrt(np.mean((np.sort(a @ proj, axis=0) - np.sort(b @ proj, axis=0)) ** 2)))
 
 
 def energy_distance(x: np.ndarray, y: np.ndarray, max_points: int = 5000) -> float:
