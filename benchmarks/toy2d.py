@@ -174,11 +174,13 @@ def teacher_job(args, dataset: str, seed: int) -> list[dict]:
         out[0]["samples"] = data.holdout[:2000].tolist()
     todo = [("teacher-1000", "ancestral", t.num_train_timesteps, 0)]
     todo += [(m, s, T, T) for T in _steps(args, dataset) for m, s in SOLVER_METHODS.items()]
+    # the spacing the DxMI runs at each T use (a --set-at may change it per T)
+    spacing_at = {
+        T: _config(args, dataset, seed, T).dxmi.timestep_spacing for T in _steps(args, dataset)
+    }
     for method, solver, n_steps, row_steps in todo:
         noise, gen = _noise(config)
-        # the spacing the DxMI runs at T use (a --set-at may change it per T)
-        spacing = _config(args, dataset, seed, n_steps).dxmi.timestep_spacing
-        spacing = "linear" if n_steps == t.num_train_timesteps else spacing
+        spacing = spacing_at.get(n_steps, "linear")  # all 1000 steps: every spacing is linear
         t0 = time.time()
         z = solver_sample(eps, noise, solver, n_steps, generator=gen, spacing=spacing, **kw)
         samples = std.inverse(z.cpu().numpy())
