@@ -23,7 +23,7 @@ from dxmi.image_training import (
     timed_samples,
     warmup_size,
 )
-from dxmi.training import RunDirError
+from dxmi.rundir import RunDirError
 
 TINY_IMAGES = [
     "data.name=digits",

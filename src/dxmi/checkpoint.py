@@ -64,7 +64,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """`write(tmp)` to a temporary name beside `path`, synced, then renamed over `path`: a reader
+    sees the old file or the new one, never half of one."""
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     with tmp.open("rb") as fh:
@@ -78,7 +80,7 @@ def save_checkpoint(stem: str | Path, state: dict, meta: dict | None = None) -> 
     stem.parent.mkdir(parents=True, exist_ok=True)
     tensors, skeleton = flatten_state(state, "state")
     weights = stem.with_suffix(".safetensors")
-    _atomic_write(weights, lambda p: save_file(tensors, str(p)))
+    atomic_write(weights, lambda p: save_file(tensors, str(p)))
     from dxmi import __version__
 
     record = {
@@ -88,7 +90,7 @@ def save_checkpoint(stem: str | Path, state: dict, meta: dict | None = None) -> 
         "meta": meta or {},
         "state": skeleton,
     }
-    _atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(record, indent=1)))
+    atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(record, indent=1)))
 
 
 def load_checkpoint(stem: str | Path) -> tuple[dict, dict]:

@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from dxmi.training import RunDirError
+    from dxmi.rundir import RunDirError
 
     try:
         args.func(args)

@@ -44,16 +44,16 @@ from dxmi.irl.trainer import DxMITrainer, iteration_generator
 from dxmi.networks.conv_energy import ConvEnergy
 from dxmi.networks.unet import Schedule, UNetEpsilon, build_unet, load_unet_teacher
 from dxmi.plots import plot_curves, save_image_chain, save_image_grid
-from dxmi.training import (
+from dxmi.rundir import (
+    RunDir,
     RunDirError,
-    TimeLimit,
     check_run_config,
     log_record,
-    prepare_run_dir,
+    open_run,
     read_history,
-    run_loop,
     write_json,
 )
+from dxmi.training import TimeLimit, run_loop
 
 PRETRAIN_SECTIONS = ("data", "unet", "teacher")
 PRETRAIN_FREE = {("teacher", "iterations"), ("teacher", "max_minutes")}  # may change on resume
@@ -214,23 +214,31 @@ def pretrain(
     config: ImageConfig, out_dir: str | Path, *, resume: bool = False, overwrite: bool = False
 ) -> Path:
     """Train a DDPM UNet teacher on the configured images; returns its folder (``teacher/``)."""
-    from diffusers import DDPMScheduler
-
     out = Path(out_dir)
     data = load_image_run_data(config)
     size = _square_size(data, config.data.path or config.data.name)
     acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
-    main = acc.is_main_process
-    if main:
-        prepare_run_dir(
+    if acc.is_main_process:
+        run = open_run(
             out,
             config,
-            resume,
-            overwrite,
-            PRETRAIN_SECTIONS,
-            PRETRAIN_FREE,
+            resume=resume,
+            overwrite=overwrite,
+            sections=PRETRAIN_SECTIONS,
+            free=PRETRAIN_FREE,
+            inputs=[config.data.path],
         )
-    acc.wait_for_everyone()
+    else:
+        run = RunDir(out, config, owner=False)
+    with run:
+        acc.wait_for_everyone()
+        return _pretrain(config, run, data, size, acc)
+
+
+def _pretrain(config: ImageConfig, run: RunDir, data: ImageData, size: int, acc) -> Path:
+    from diffusers import DDPMScheduler
+
+    out, main = run.path, acc.is_main_process
     set_seed(config.run.seed)
     t = config.teacher
     schedule = Schedule(t.num_train_timesteps, t.beta_start, t.beta_end)
@@ -255,7 +263,7 @@ def pretrain(
     train_x = _training_images(data, config.data.flip, acc.device)
 
     ckpt, start = out / "checkpoints" / "last", 0
-    if resume and ckpt.with_suffix(".json").is_file():
+    if ckpt.with_suffix(".json").is_file():  # a fresh or replaced run directory has none
         state, _ = load_checkpoint(ckpt)
         try:
             acc.unwrap_model(unet).load_state_dict(state["unet"])
@@ -264,6 +272,7 @@ def pretrain(
             start = int(state["iteration"])
         except (KeyError, RuntimeError, ValueError) as err:
             raise CheckpointError(f"{ckpt}.safetensors: does not fit this model ({err})") from None
+    run.start()
     history = read_history(out / "history.jsonl", start) if main else []
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
     progress = config.run.progress and main
@@ -325,8 +334,7 @@ def pretrain(
         if writer is not None:
             writer.close()
         recent = [r["loss"] for r in history[-10:]]
-        write_json(
-            out / "metrics.json",
+        run.finish(
             {
                 "iterations": done,
                 "stopped_by_time": done < t.iterations,
@@ -407,11 +415,28 @@ def finetune(
     unet, schedule = load_unet_teacher(teacher)
     _check_teacher_fits(unet, data, teacher, source)
     acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
-    main = acc.is_main_process
-    if main:
-        prepare_run_dir(out, config, resume, overwrite, FINETUNE_SECTIONS)
-        _record_teacher(out, teacher, resume)
-    acc.wait_for_everyone()
+    if acc.is_main_process:
+        run = open_run(
+            out,
+            config,
+            resume=resume,
+            overwrite=overwrite,
+            sections=FINETUNE_SECTIONS,
+            inputs=[config.data.path, teacher],
+        )
+    else:
+        run = RunDir(out, config, owner=False)
+    with run:
+        if run.owner:
+            _record_teacher(out, teacher, resume)
+        acc.wait_for_everyone()
+        return _finetune(config, run, data, unet, schedule, acc, resume)
+
+
+def _finetune(
+    config: ImageConfig, run: RunDir, data: ImageData, unet, schedule: Schedule, acc, resume: bool
+) -> ImageSampler:
+    out, main = run.path, acc.is_main_process
     set_seed(config.run.seed)
     channels = data.shape[0]
     policy = build_image_policy(config, unet, schedule)
@@ -445,9 +470,7 @@ def finetune(
 
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
     progress = config.run.progress and main
-    history = run_loop(
-        trainer, train_x, config, out, writer, evaluate, "finetune", progress, resume
-    )
+    history = run_loop(trainer, train_x, config, run, writer, evaluate, "finetune", progress)
 
     sampler = ImageSampler(copy.deepcopy(trainer.sampler).eval(), data.shape, schedule)
     final = {"dxmi": sampler}
@@ -474,7 +497,7 @@ def finetune(
         metrics["iterations"] = trainer.iteration_count  # fewer than asked if max_minutes ran out
         if selector is not None and selector.best is not None:  # None: no check was reached
             metrics["selection"] = selector.best
-        write_json(out / "metrics.json", metrics)
+        run.finish(metrics)
     acc.wait_for_everyone()
     return sampler
 
