@@ -48,7 +48,9 @@ def _first_difference(a: dict, b: dict, free: set[tuple[str, str]], prefix: str 
     return None
 
 
-def check_run_config(out: Path, config, sections: tuple[str, ...], free: set[tuple[str, str]]) -> None:
+def check_run_config(
+    out: Path, config, sections: tuple[str, ...], free: set[tuple[str, str]]
+) -> None:
     """Raise `RunDirError` unless the run in `out` was made with a config compatible with `config`.
 
     `config` is a `Config` or an `ImageConfig`; `sections` must not change, except the

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -256,7 +255,7 @@ def run_loop(
     desc: str,
     progress: bool,
 ) -> list[dict]:
-    """Resume `trainer` from ``checkpoints/last`` of the run if there is one, then run the iterations
+    """Resume `trainer` from the run's ``checkpoints/last`` if there is one, then run the iterations
     up to ``config.dxmi.iterations`` (or ``dxmi.max_minutes``): log every ``run.log_every`` (plus
     ``evaluate(sampler)``'s scalars every ``eval.every``), checkpoint atomically every
     ``run.checkpoint_every`` and at the end.
