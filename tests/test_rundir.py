@@ -77,7 +77,7 @@ def test_a_second_writer_is_refused(tmp_path, config):
     out = tmp_path / "run"
     train(config, out)
     files = sorted(p.name for p in out.rglob("*"))
-    with open_run(out, config, resume=True, overwrite=False, sections=("data",)):
+    with open_run(out, config, resume=True, overwrite=False, sections=("data",), free=set()):
         with pytest.raises(RunDirError, match=f"in use by another dxmi run \\(pid {os.getpid()}"):
             train(config, out, resume=True)
         with pytest.raises(RunDirError, match="in use"):
@@ -101,11 +101,11 @@ def test_a_killed_writer_leaves_no_lock(tmp_path, config):
     )
     assert holder.stdout.readline().strip() == b"locked"
     with pytest.raises(RunDirError, match="in use"):
-        open_run(out, config, resume=True, overwrite=False, sections=("data",))
+        open_run(out, config, resume=True, overwrite=False, sections=("data",), free=set())
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
     time.sleep(0.05)
-    open_run(out, config, resume=True, overwrite=False, sections=("data",)).close()
+    open_run(out, config, resume=True, overwrite=False, sections=("data",), free=set()).close()
 
 
 def test_out_naming_a_file_is_one_line(tmp_path, tiny_overrides, capsys):

@@ -56,7 +56,8 @@ def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return skeleton
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -86,7 +87,7 @@ def save_checkpoint(stem: str | Path, state: dict, meta: dict | None = None) -> 
     record = {
         "format": FORMAT_VERSION,
         "dxmi_version": __version__,
-        "sha256": _sha256(weights),
+        "sha256": sha256(weights),
         "meta": meta or {},
         "state": skeleton,
     }
@@ -109,7 +110,7 @@ def load_checkpoint(stem: str | Path) -> tuple[dict, dict]:
         raise CheckpointError(
             f"{record_path}: unsupported checkpoint format {record.get('format')}"
         )
-    if _sha256(weights) != sha:
+    if sha256(weights) != sha:
         raise CheckpointError(f"{weights}: corrupt or does not match {record_path.name} (hash)")
     try:
         tensors = load_file(str(weights))

@@ -9,6 +9,7 @@ unless a comment says otherwise.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -404,6 +405,10 @@ def _image_checks(config: ImageConfig) -> list[tuple[bool, str]]:
         (len(config.energy.channels) >= 1, "energy.channels cannot be empty"),
         (config.eval.n_samples >= 2, "eval.n_samples must be at least 2"),
         (config.eval.select in ("last", "holdout"), "eval.select must be 'last' or 'holdout'"),
+        (
+            config.dxmi.energy == EnergyNetworkConfig(),
+            "dxmi.energy: image runs read the top-level energy: section (remove dxmi.energy)",
+        ),
         *[
             (
                 getattr(config.teacher, key) == getattr(TeacherConfig(), key),
@@ -443,6 +448,20 @@ def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
         (0 <= config.dxmi.lr_final_ratio <= 1, "dxmi.lr_final_ratio must be in [0, 1]"),
         (config.dxmi.last_sigma > 0, "dxmi.last_sigma must be positive"),
         (config.dxmi.policy_updates >= 1, "dxmi.policy_updates must be at least 1"),
+        *[
+            (
+                math.isfinite(getattr(config.dxmi, key)) and getattr(config.dxmi, key) >= 0,
+                f"dxmi.{key} must be a finite number >= 0",
+            )
+            for key in ("sampler_lr", "sigma_lr", "value_lr", "energy_lr")
+        ],
+        (
+            config.dxmi.variant == "separate" or config.dxmi.energy_lr == DxMIConfig.energy_lr,
+            "dxmi.energy_lr: the shared variant trains its one network at dxmi.value_lr "
+            "(remove the key, or set dxmi.variant: separate)",
+        ),
+        (config.run.log_every >= 1, "run.log_every must be at least 1"),
+        (config.eval.every >= 0, "eval.every must be >= 0 (0: no checks during training)"),
         (0 < config.teacher.beta_start < config.teacher.beta_end < 1, "teacher betas out of range"),
         (config.teacher.iterations >= 0, "teacher.iterations must be non-negative"),
         (config.teacher.lr > 0, "teacher.lr must be positive"),

@@ -19,7 +19,7 @@ import yaml
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from dxmi.checkpoint import CheckpointError
+from dxmi.checkpoint import CheckpointError, atomic_write
 from dxmi.config import (
     Config,
     ConfigError,
@@ -44,6 +44,12 @@ def separate_dxmi_config(det, **extra) -> DxMIConfig:
     det._check_contamination()
     if det.device not in ("cpu", "cuda", "auto"):
         raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {det.device!r}")
+    if int(det.iterations) < 1:  # 0 would leave an untrained energy that scores at random
+        raise ValueError(f"iterations must be at least 1, got {det.iterations}")
+    for name in ("sampler_lr", "sigma_lr", "energy_lr", "value_lr"):
+        value = float(getattr(det, name))
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return DxMIConfig(
         variant="separate",
         steps=int(det.steps),
@@ -243,9 +249,7 @@ class DxMIDetector(EnergyDetector):
             "n_features_in": int(self.n_features_in_),
             "decision_scores": self.decision_scores_.tolist(),
         }
-        tmp = out / (DETECTOR_FILE + ".tmp")
-        tmp.write_text(json.dumps(record))
-        tmp.replace(out / DETECTOR_FILE)
+        atomic_write(out / DETECTOR_FILE, lambda p: p.write_text(json.dumps(record)))
 
     @classmethod
     def load(cls, directory: str | Path, device: str = "cpu") -> DxMIDetector:
@@ -259,8 +263,11 @@ class DxMIDetector(EnergyDetector):
             threshold = float(record["threshold"])
             n_features = int(record["n_features_in"])
             scores = np.asarray(record["decision_scores"], dtype=np.float64)
+            det.to_config()  # the parameters' own checks
         except (ValueError, KeyError, TypeError) as err:
             raise CheckpointError(f"{path}: unusable detector record ({err})") from None
+        if not np.isfinite(threshold) or scores.ndim != 1 or not np.isfinite(scores).all():
+            raise CheckpointError(f"{path}: threshold and decision_scores must be finite numbers")
         det.model_ = DxMIModel.load(directory, device=device)
         if det.model_.dim != n_features:
             raise CheckpointError(

@@ -33,7 +33,7 @@ from torch.nn import functional as F
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
-from dxmi.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from dxmi.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sha256
 from dxmi.config import ImageConfig, to_dict
 from dxmi.data.images import ImageData, load_images
 from dxmi.data.points import DataError
@@ -58,6 +58,7 @@ from dxmi.training import TimeLimit, run_loop
 PRETRAIN_SECTIONS = ("data", "unet", "teacher")
 PRETRAIN_FREE = {("teacher", "iterations"), ("teacher", "max_minutes")}  # may change on resume
 FINETUNE_SECTIONS = ("data", "teacher", "dxmi", "energy")
+FINETUNE_FREE = {("dxmi", "iterations"), ("dxmi", "max_minutes")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,27 +140,34 @@ class ImageSampler:
     @torch.no_grad()
     def chain(self, n: int, seed: int = 0) -> np.ndarray:
         """Every state of n chains, (T + 1, n, C, H, W): [0] noise, [T] the images."""
-        gen = torch.Generator(self.device).manual_seed(seed)
+        return self._chain(n, torch.Generator(self.device).manual_seed(seed)).cpu().numpy()
+
+    def _chain(self, n: int, gen: torch.Generator) -> torch.Tensor:
         x0 = torch.randn((n, *self.shape), generator=gen, device=self.device)
-        return rollout(self.policy.eval(), x0, gen).cpu().numpy()
+        return rollout(self.policy.eval(), x0, gen)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, batch_size: int = 500) -> np.ndarray:
-        """n images (n, C, H, W), clipped to [-1, 1]; the same seed gives the same images."""
+        """n images (n, C, H, W), clipped to [-1, 1]; the same seed and batch size give the same
+        images. One generator serves every batch, so draws with different seeds share none."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        gen = torch.Generator(self.device).manual_seed(seed)
         parts = [
-            self.chain(min(batch_size, n - i), seed + i // batch_size)[-1]
+            self._chain(min(batch_size, n - i), gen)[-1].cpu().numpy()
             for i in range(0, n, batch_size)
         ]
         return np.clip(np.concatenate(parts), -1, 1)
 
     def save(self, folder: str | Path) -> None:
-        """`folder`/unet (diffusers layout) and `folder`/sampler.json, replaced atomically."""
+        """`folder`/unet (diffusers layout) and `folder`/sampler.json, replaced atomically; the
+        record holds the SHA-256 of the UNet's weights, checked by `load`."""
         folder = Path(folder)
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         self.policy.eps_model.unet.save_pretrained(tmp / "unet")
         record = {
-            "format": 1,
+            "format": SAMPLER_FORMAT,
             "shape": list(self.shape),
             "timesteps": [int(t) for t in self.policy.timesteps.tolist()],
             "log_sigma": self.policy.log_sigma.detach().cpu().tolist(),
@@ -167,6 +175,7 @@ class ImageSampler:
             "clip_x0": self.policy.clip_x0,
             "eta": self.policy.eta,
             "schedule": self.schedule.to_dict(),
+            "unet_sha256": sha256(tmp / "unet" / UNET_WEIGHTS),
         }
         (tmp / "sampler.json").write_text(json.dumps(record, indent=1))
         shutil.rmtree(folder, ignore_errors=True)
@@ -174,7 +183,8 @@ class ImageSampler:
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> ImageSampler:
-        """A sampler that `save` (or `dxmi finetune`) wrote; clear errors for anything else."""
+        """A sampler that `save` (or `dxmi finetune`) wrote; a one-line `CheckpointError` for
+        anything else (a record that disagrees with itself or with its UNet included)."""
         folder = Path(folder)
         meta_path = folder / "sampler.json"
         if not meta_path.is_file():
@@ -183,14 +193,27 @@ class ImageSampler:
             meta = json.loads(meta_path.read_text())
             schedule = Schedule(**meta["schedule"])
             timesteps, log_sigma = list(meta["timesteps"]), list(meta["log_sigma"])
-            n_learned, shape = int(meta["learned_sigmas"]), tuple(meta["shape"])
+            n_learned, shape = meta["learned_sigmas"], tuple(meta["shape"])
             clip_x0 = float(meta["clip_x0"])
             eta = float(meta.get("eta", 1.0))  # samplers exported before eta existed: posterior
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{meta_path}: unusable sampler record ({err})") from None
+        _check_sampler_record(meta_path, meta, schedule, timesteps, log_sigma, n_learned, shape)
         if not 0.0 <= eta <= 1.0:
             raise CheckpointError(f"{meta_path}: eta must be in [0, 1], got {eta}")
+        if not (np.isfinite(clip_x0) and clip_x0 >= 0):
+            raise CheckpointError(f"{meta_path}: clip_x0 must be >= 0, got {clip_x0}")
+        weights = folder / "unet" / UNET_WEIGHTS
+        if "unet_sha256" in meta and weights.is_file() and sha256(weights) != meta["unet_sha256"]:
+            raise CheckpointError(f"{weights}: corrupt or does not match sampler.json (hash)")
         unet, _ = load_unet_teacher(folder / "unet")
+        size = unet.config.sample_size
+        size = size if isinstance(size, int) else size[0]
+        if shape != (unet.config.in_channels, size, size):
+            raise CheckpointError(
+                f"{meta_path}: shape {list(shape)}, but its UNet makes "
+                f"{[unet.config.in_channels, size, size]}"
+            )
         policy = GaussianPolicy(
             UNetEpsilon(unet),
             schedule.alphas_cumprod(),
@@ -204,6 +227,42 @@ class ImageSampler:
             policy.log_sigma_learned.copy_(values[:n_learned])
             policy.log_sigma_last.copy_(values[n_learned:])
         return cls(policy.to(device).eval(), shape, schedule)  # type: ignore[arg-type]
+
+
+SAMPLER_FORMAT = 2  # 2 added unet_sha256; format 1 records load without the hash check
+UNET_WEIGHTS = "diffusion_pytorch_model.safetensors"
+
+
+def _check_sampler_record(
+    path: Path, meta: dict, schedule: Schedule, timesteps, log_sigma, n_learned, shape
+) -> None:
+    """Types, ranges, order and agreement of a sampler.json: an edited record is refused, not
+    sampled (timesteps run from noise to data: strictly decreasing, in [0, num_train_timesteps))."""
+
+    def bad(why: str) -> CheckpointError:
+        return CheckpointError(f"{path}: {why}")
+
+    if meta.get("format") not in (1, SAMPLER_FORMAT):
+        raise bad(f"unsupported sampler format {meta.get('format')!r}")
+    if meta.get("format") == SAMPLER_FORMAT and not isinstance(meta.get("unet_sha256"), str):
+        raise bad("no unet_sha256")
+    n = schedule.num_train_timesteps
+    if not (isinstance(n, int) and n > 0 and 0 < schedule.beta_start <= schedule.beta_end < 1):
+        raise bad(f"unusable schedule {schedule.to_dict()}")
+    if not timesteps or not all(isinstance(t, int) and not isinstance(t, bool) for t in timesteps):
+        raise bad(f"timesteps must be a non-empty list of integers, got {timesteps}")
+    if not all(0 <= t < n for t in timesteps):
+        raise bad(f"timesteps must lie in [0, {n}), got {timesteps}")
+    if any(a <= b for a, b in zip(timesteps, timesteps[1:])):
+        raise bad(f"timesteps must strictly decrease (noise to data), got {timesteps}")
+    if len(log_sigma) != len(timesteps):
+        raise bad(f"{len(timesteps)} timesteps but {len(log_sigma)} sigmas")
+    if not all(isinstance(v, (int, float)) and np.isfinite(v) for v in log_sigma):
+        raise bad(f"log_sigma must be finite numbers, got {log_sigma}")
+    if not (isinstance(n_learned, int) and n_learned in (len(timesteps) - 1, len(timesteps))):
+        raise bad(f"learned_sigmas must be {len(timesteps) - 1} or {len(timesteps)}")
+    if not (len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)):
+        raise bad(f"shape must be [channels, height, width], got {list(shape)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,6 +481,7 @@ def finetune(
             resume=resume,
             overwrite=overwrite,
             sections=FINETUNE_SECTIONS,
+            free=FINETUNE_FREE,
             inputs=[config.data.path, teacher],
         )
     else:

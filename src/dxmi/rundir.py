@@ -136,7 +136,7 @@ def open_run(
     resume: bool,
     overwrite: bool,
     sections: tuple[str, ...],
-    free: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
+    free: set[tuple[str, str]],
     inputs: Iterable[str | Path | None] = (),
 ) -> RunDir:
     """Make, replace or reopen the run directory `out` for `config`, locked by this process.

@@ -128,8 +128,14 @@ def load_unet_teacher(path: str | Path) -> tuple[UNet2DModel, Schedule]:
         raise CheckpointError(f"{config_file}: not valid JSON ({err})") from None
     if cls_name != "UNet2DModel":
         raise CheckpointError(f"{config_file}: a {cls_name}, dxmi needs a UNet2DModel teacher")
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.safetensors.index.json")):
+        found = sorted(p.name for p in folder.glob("*.bin")) or ["no weights"]
+        raise CheckpointError(
+            f"{folder}: no safetensors weights ({', '.join(found)}); dxmi never unpickles a "
+            "file: convert them once with UNet2DModel.from_pretrained(...).save_pretrained(...)"
+        )
     try:
-        unet = UNet2DModel.from_pretrained(folder)
+        unet = UNet2DModel.from_pretrained(folder, use_safetensors=True)
     except (OSError, ValueError, RuntimeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{folder}: cannot load the UNet2DModel ({first})") from None
