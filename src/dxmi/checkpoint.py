@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from dxmi.atomic import atomic_write, write_json
 
 FORMAT_VERSION = 1
 
@@ -65,16 +66,6 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def atomic_write(path: Path, write) -> None:
-    """`write(tmp)` to a temporary name beside `path`, synced, then renamed over `path`: a reader
-    sees the old file or the new one, never half of one."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def save_checkpoint(stem: str | Path, state: dict, meta: dict | None = None) -> None:
     """Write `state` (nested dicts of tensors and plain values) and `meta` atomically."""
     stem = Path(stem)
@@ -91,7 +82,7 @@ def save_checkpoint(stem: str | Path, state: dict, meta: dict | None = None) -> 
         "meta": meta or {},
         "state": skeleton,
     }
-    atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(record, indent=1)))
+    write_json(stem.with_suffix(".json"), record, indent=1)
 
 
 def load_checkpoint(stem: str | Path) -> tuple[dict, dict]:

@@ -176,7 +176,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         metrics = evaluate_run(model, None, data, teacher)
     _print_metrics(metrics)
     if out is not None:
-        from dxmi.rundir import write_json
+        from dxmi.atomic import write_json
 
         write_json(out, metrics)
 

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import yaml
 
+from dxmi.atomic import write_text
+
 
 class ConfigError(ValueError):
     """A configuration file or override that cannot be used; the message names the key."""
@@ -494,4 +496,5 @@ def _point_checks(config: Config) -> list[tuple[bool, str]]:
 
 
 def save_config(config: Config | ImageConfig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    """The resolved config as YAML, written atomically."""
+    write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))

@@ -19,7 +19,8 @@ import yaml
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from dxmi.checkpoint import CheckpointError, atomic_write
+from dxmi.atomic import write_json
+from dxmi.checkpoint import CheckpointError
 from dxmi.config import (
     Config,
     ConfigError,
@@ -249,7 +250,7 @@ class DxMIDetector(EnergyDetector):
             "n_features_in": int(self.n_features_in_),
             "decision_scores": self.decision_scores_.tolist(),
         }
-        atomic_write(out / DETECTOR_FILE, lambda p: p.write_text(json.dumps(record)))
+        write_json(out / DETECTOR_FILE, record, indent=None)
 
     @classmethod
     def load(cls, directory: str | Path, device: str = "cpu") -> DxMIDetector:

@@ -33,6 +33,7 @@ from torch.nn import functional as F
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
+from dxmi.atomic import write_json
 from dxmi.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sha256
 from dxmi.config import ImageConfig, to_dict
 from dxmi.data.images import ImageData, load_images
@@ -51,7 +52,6 @@ from dxmi.rundir import (
     log_record,
     open_run,
     read_history,
-    write_json,
 )
 from dxmi.training import TimeLimit, run_loop
 

@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterable
 from pathlib import Path
 
-from dxmi.checkpoint import atomic_write
+from dxmi.atomic import atomic_write, write_json
 from dxmi.config import ConfigError, load_config, save_config, to_dict
 
 try:  # POSIX; elsewhere runs are not locked
@@ -148,9 +148,12 @@ def open_run(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise RunDirError(f"{out}: exists and is not a folder; choose another --out")
+    # a folder holding only the marker and the lock is one that a killed run left before it
+    # wrote its config: it starts afresh
+    fresh = not out.is_dir() or all(p.name in _OWN for p in out.iterdir())
     lock = None
     try:
-        if out.is_dir() and any(p.name not in _OWN for p in out.iterdir()):
+        if not fresh:
             if resume:
                 lock = _lock(out)
                 check_run_config(out, config, sections, free)
@@ -170,6 +173,7 @@ def open_run(
                 for child in out.iterdir():
                     if child.name != LOCK:
                         shutil.rmtree(child) if child.is_dir() else child.unlink()
+                fresh = True
             else:
                 raise RunDirError(
                     f"{out}: already exists; pass --resume to continue or --overwrite"
@@ -177,19 +181,15 @@ def open_run(
         out.mkdir(parents=True, exist_ok=True)
         if lock is None:
             lock = _lock(out)
-        if not (out / MARKER).is_file():  # a new folder (or a resumed run of an older dxmi)
+        if not (out / MARKER).is_file():  # first, so that what follows is known to be dxmi's
             write_json(out / MARKER, {"dxmi_run": 1})
+        if fresh:
             save_config(config, out / "config.yaml")
     except BaseException:
         if lock is not None:
             os.close(lock)
         raise
     return RunDir(out, config, owner=True, lock=lock)
-
-
-def write_json(path: Path, obj: dict) -> None:
-    """`obj` as indented JSON at `path`, atomically."""
-    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2)))
 
 
 def log_record(writer, history: list, path: Path, step: int, stats: dict) -> None:
