@@ -207,11 +207,11 @@ class ImageDxMIDetector(ImageEnergyDetector):
         """Train on normal images X; `y` is ignored (unsupervised)."""
         from accelerate import Accelerator
         from accelerate.utils import set_seed
-        from tqdm.auto import tqdm
 
         from dxmi.diffusion.ddpm import train_ddpm
         from dxmi.image_training import ImageSampler, build_conv_energy, build_image_policy
         from dxmi.irl.trainer import DxMITrainer
+        from dxmi.loop import run_loop
         from dxmi.networks.unet import Schedule, UNetEpsilon
 
         config = self.to_config()
@@ -245,10 +245,7 @@ class ImageDxMIDetector(ImageEnergyDetector):
             acc,
             seed=self.random_state,
         )
-        self.history_ = [
-            trainer.iteration(x)
-            for _ in tqdm(range(config.dxmi.iterations), desc="fit", disable=not self.verbose)
-        ]
+        self.history_ = run_loop(trainer, x, config, progress=bool(self.verbose))
         self.energy_ = copy.deepcopy(trainer.scoring_energy).eval().requires_grad_(False)
         self.sampler_ = ImageSampler(
             copy.deepcopy(trainer.sampler).eval(), self.image_shape_, schedule

@@ -42,6 +42,7 @@ from dxmi.diffusion import GaussianPolicy, rollout, select_timesteps
 from dxmi.diffusion.ddpm import ddpm_loss
 from dxmi.ema import make_ema
 from dxmi.irl.trainer import DxMITrainer, iteration_generator
+from dxmi.loop import TimeLimit, run_loop
 from dxmi.networks.conv_energy import ConvEnergy
 from dxmi.networks.unet import Schedule, UNetEpsilon, build_unet, load_unet_teacher
 from dxmi.plots import plot_curves, save_image_chain, save_image_grid
@@ -53,7 +54,6 @@ from dxmi.rundir import (
     open_run,
     read_history,
 )
-from dxmi.training import TimeLimit, run_loop
 
 PRETRAIN_SECTIONS = ("data", "unet", "teacher")
 PRETRAIN_FREE = {("teacher", "iterations"), ("teacher", "max_minutes")}  # may change on resume

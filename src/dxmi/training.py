@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +23,8 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch.utils.tensorboard import SummaryWriter
-from tqdm.auto import tqdm
 
-from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
+from dxmi.checkpoint import load_checkpoint, load_module_state, save_checkpoint
 from dxmi.config import Config, load_config
 from dxmi.data import PointData, Standardizer, check_points, load_data, split_points
 from dxmi.diffusion import linear_alphas_cumprod, sample, train_ddpm
@@ -38,9 +36,10 @@ from dxmi.evaluation import (
     teacher_samples,
 )
 from dxmi.irl.trainer import DxMITrainer
+from dxmi.loop import run_loop
 from dxmi.model import DxMIModel, build_energy, build_eps_model, build_policy, build_value
 from dxmi.plots import plot_chain, plot_curves, plot_energy, plot_samples
-from dxmi.rundir import RunDir, log_record, open_run, read_history
+from dxmi.rundir import RunDir, open_run
 
 # Sections whose change makes a checkpoint meaningless. dxmi.iterations, eval and run may change.
 _RESUME_FREE = {("dxmi", "iterations"), ("dxmi", "max_minutes")}
@@ -228,78 +227,6 @@ def _train(
     return model
 
 
-class TimeLimit:
-    """Wall-clock budget of a training loop (`minutes` <= 0: none). Every process takes the same
-    decision (under DDP the flag is reduced), so no replica waits for one that stopped."""
-
-    def __init__(self, minutes: float, acc: Accelerator):
-        self.minutes, self.acc, self.began = minutes, acc, time.perf_counter()
-
-    def reached(self) -> bool:
-        if self.minutes <= 0:
-            return False
-        over = time.perf_counter() - self.began > 60 * self.minutes
-        if self.acc.num_processes == 1:
-            return over
-        flag = torch.tensor(float(over), device=self.acc.device)
-        return bool(self.acc.reduce(flag, reduction="sum") > 0)
-
-
-def run_loop(
-    trainer: DxMITrainer,
-    train_x: torch.Tensor,
-    config,
-    run: RunDir,
-    writer,
-    evaluate,
-    desc: str,
-    progress: bool,
-) -> list[dict]:
-    """Resume `trainer` from the run's ``checkpoints/last`` if there is one, then run the iterations
-    up to ``config.dxmi.iterations`` (or ``dxmi.max_minutes``): log every ``run.log_every`` (plus
-    ``evaluate(sampler)``'s scalars every ``eval.every``), checkpoint atomically every
-    ``run.checkpoint_every`` and at the end.
-    Returns the history of logged records (main process; [] elsewhere). Shared by the point
-    and the image runs."""
-    acc, main, out = trainer.acc, trainer.acc.is_main_process, run.path
-    ckpt = out / "checkpoints" / "last"
-    if ckpt.with_suffix(".json").is_file():  # a fresh or replaced run directory has none
-        state, _ = load_checkpoint(ckpt)
-        try:
-            trainer.load_state_dict(state)
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise CheckpointError(f"{ckpt}.safetensors: does not fit this model ({err})") from None
-    run.start()
-    history = read_history(out / "history.jsonl", trainer.iteration_count) if main else []
-    cfg = config.dxmi
-    bar = tqdm(
-        range(trainer.iteration_count, cfg.iterations),
-        desc=f"{desc} {cfg.variant} T={cfg.steps}",
-        initial=trainer.iteration_count,
-        total=cfg.iterations,
-        disable=not progress,
-    )
-    limit = TimeLimit(cfg.max_minutes, acc)
-    for it in bar:
-        stats = trainer.iteration(train_x)
-        step = it + 1
-        last = step == cfg.iterations or limit.reached()
-        if main and (step % config.run.log_every == 0 or last):
-            if config.eval.every and step % config.eval.every == 0:
-                scores = evaluate(trainer.sampler)
-                bar.set_postfix_str(scores.pop("postfix", ""))
-                stats.update(scores)
-            log_record(writer, history, out / "history.jsonl", step, stats)
-        if step % config.run.checkpoint_every == 0 or last:
-            if main:
-                save_checkpoint(ckpt, trainer.state_dict(), {"iteration": step})
-            acc.wait_for_everyone()
-        if last:
-            break
-    bar.close()
-    return history
-
-
 def _export(config: Config, trainer: DxMITrainer, standardizer: Standardizer) -> DxMIModel:
     """The trained model: copies of the sampling policy (EMA when enabled) and of the scoring
     energy, so that the trainer can go on without changing it."""
@@ -337,13 +264,7 @@ def fit_points(
         acc,
         seed=config.run.seed,
     )
-    history = []
-    cfg = config.dxmi
-    desc = f"dxmi {cfg.variant} T={cfg.steps}"
-    for it in tqdm(range(cfg.iterations), desc=desc, disable=not progress, leave=False):
-        stats = trainer.iteration(train_x)
-        if (it + 1) % config.run.log_every == 0 or it + 1 == cfg.iterations:
-            history.append({"iteration": it + 1, **stats})
+    history = run_loop(trainer, train_x, config, progress=progress)
     return _export(config, trainer, standardizer), history
 
 
