@@ -223,7 +223,7 @@ def test_bad_counts_paths_and_records_are_one_line(run_dir, detector_dir, tmp_pa
     )
     root = detector_dir
     fit = ["detect", "fit", str(root / "normal.csv"), "--out", str(tmp_path / "d")]
-    _one_line_error(capsys, [*fit, "--set", "iterations=-1"], "iterations must be at least 1")
+    _one_line_error(capsys, [*fit, "--set", "iterations=-1"], "iterations must be >= 0")
     _one_line_error(capsys, [*fit, "--set", "energy_lr=-0.1"], "energy_lr must be")
     score = ["detect", "score", str(root / "det"), str(root / "normal.csv"), "--out"]
     _one_line_error(capsys, [*score, str(tmp_path)], "is a folder")
