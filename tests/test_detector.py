@@ -200,3 +200,30 @@ def test_shipped_detector_config_is_the_defaults():
 
     path = Path(__file__).parents[1] / "configs" / "detector.yaml"
     assert detector_from_config(path).get_params() == DxMIDetector().get_params()
+
+
+def test_pyod_probabilities_and_confidence_match_pyod(fitted):
+    """predict_proba / predict_confidence give PyOD's numbers for the same training scores."""
+    from scipy.special import erf
+    from scipy.stats import binom
+
+    det, _ = fitted
+    x = np.concatenate([ring_data(100, 20), anomalies(100, 21)])
+    s, train, n = det.decision_function(x), det.decision_scores_, len(det.decision_scores_)
+    proba = det.predict_proba(x)
+    linear = np.clip((s - train.min()) / (train.max() - train.min()), 0, 1)
+    np.testing.assert_allclose(proba, np.c_[1 - linear, linear])
+    unify = np.clip(erf((s - train.mean()) / (train.std() * np.sqrt(2))), 0, 1)
+    np.testing.assert_allclose(det.predict_proba(x, method="unify")[:, 1], unify)
+    # PyOD's ExCeeD loop, written out
+    expected = []
+    for score in s:
+        p = (1 + np.count_nonzero(train <= score)) / (2 + n)
+        c = 1 - binom.cdf(n - int(n * det.contamination), n, p)
+        expected.append(c if score > det.threshold_ else 1 - c)
+    labels, confidence = det.predict(x, return_confidence=True)
+    np.testing.assert_allclose(confidence, expected)
+    np.testing.assert_array_equal(labels, det.predict(x))
+    assert ((confidence >= 0) & (confidence <= 1)).all() and confidence.mean() > 0.7
+    with pytest.raises(ValueError, match="'linear' or 'unify'"):
+        det.predict_proba(x, method="softmax")

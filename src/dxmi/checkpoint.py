@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from dxmi._version import __version__
 from dxmi.atomic import atomic_write, write_json
 
 FORMAT_VERSION = 1
@@ -73,8 +74,6 @@ def save_checkpoint(stem: str | Path, state: dict, meta: dict | None = None) -> 
     tensors, skeleton = flatten_state(state, "state")
     weights = stem.with_suffix(".safetensors")
     atomic_write(weights, lambda p: save_file(tensors, str(p)))
-    from dxmi import __version__
-
     record = {
         "format": FORMAT_VERSION,
         "dxmi_version": __version__,

@@ -98,9 +98,47 @@ class EnergyDetector(BaseEstimator):
         """scikit-learn's convention: -energy, higher = more normal."""
         return -self.decision_function(X)
 
-    def predict(self, X) -> np.ndarray:
-        """1 for an outlier (score above `threshold_`), 0 for an inlier."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
+    def predict(self, X, return_confidence: bool = False):
+        """1 for an outlier (score above `threshold_`), 0 for an inlier; with
+        `return_confidence`, also `predict_confidence(X)` (PyOD's signature)."""
+        labels = (self.decision_function(X) > self.threshold_).astype(int)
+        return (labels, self.predict_confidence(X)) if return_confidence else labels
+
+    def predict_proba(self, X, method: str = "linear", return_confidence: bool = False):
+        """(n, 2) probabilities of [inlier, outlier], as PyOD computes them from the training
+        scores: ``linear`` min-max scales each score by the training scores' range (clipped to
+        [0, 1]); ``unify`` is Kriegel et al. 2011's Gaussian scaling, erf((s - mean) / (std
+        sqrt 2)) clipped at 0."""
+        check_is_fitted(self, "threshold_")
+        scores, train = self.decision_function(X), self.decision_scores_
+        if method == "linear":
+            span = train.max() - train.min()
+            p = (scores - train.min()) / span if span > 0 else (scores > train.max()) * 1.0
+            p = np.clip(p, 0.0, 1.0)
+        elif method == "unify":
+            from scipy.special import erf
+
+            std = train.std() if train.std() > 0 else 1.0
+            p = np.clip(erf((scores - train.mean()) / (std * np.sqrt(2))), 0.0, 1.0)
+        else:
+            raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
+        proba = np.column_stack([1.0 - p, p])
+        return (proba, self.predict_confidence(X)) if return_confidence else proba
+
+    def predict_confidence(self, X) -> np.ndarray:
+        """Confidence in each `predict` label, in [0, 1] (ExCeeD, Perini et al. 2020, as in
+        PyOD): how likely the label stays the same under a resampled training set."""
+        from scipy.stats import binom
+
+        check_is_fitted(self, "threshold_")
+        scores, train = self.decision_function(X), np.sort(self.decision_scores_)
+        n = len(train)
+        below = np.searchsorted(train, scores, side="right")  # training scores <= each score
+        posterior = (1.0 + below) / (2.0 + n)
+        confidence = 1.0 - binom.cdf(n - int(n * self.contamination), n, posterior)
+        inlier = scores <= self.threshold_
+        confidence[inlier] = 1.0 - confidence[inlier]
+        return confidence
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         """Fit on X and return its labels (`labels_`)."""
