@@ -252,3 +252,14 @@ def test_sample_writes_exactly_where_asked(run_dir, tmp_path):
     assert main(["sample", "--run", str(run_dir), "-n", "8", "--out", str(target)]) == 0
     assert np.load(target).shape == (8, 2)
     assert [p.name for p in target.parent.iterdir()] == ["pts.NPY"]
+
+
+def test_config_prints_the_resolved_config(capsys):
+    import yaml
+
+    assert main(["config", "--config", "configs/8gaussians.yaml", "--set", "dxmi.steps=7"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["dxmi"]["steps"] == 7 and printed["dxmi"]["energy"]["fourier_features"] == 64
+    assert main(["config", "--images", "--config", "configs/mnist-cpu.yaml"]) == 0
+    assert "unet" in yaml.safe_load(capsys.readouterr().out)
+    _one_line_error(capsys, ["config", "--set", "dxmi.stepz=3"], "unknown key 'dxmi.stepz'")

@@ -52,6 +52,16 @@ def _write_points(path: Path, x: np.ndarray) -> None:
             np.save(fh, x)
 
 
+def cmd_config(args: argparse.Namespace) -> None:
+    """Print the resolved config (file, defaults and --set) as YAML: what a run would record."""
+    import yaml
+
+    from dxmi.config import Config, ImageConfig, load_config, to_dict
+
+    config = load_config(args.config, args.set, cls=ImageConfig if args.images else Config)
+    print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from dxmi.config import load_config
     from dxmi.evaluation import TeacherWarning
@@ -324,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a UNet2DModel folder (pretrain's OUT/teacher, a save_pretrained UNet or a "
         "DDPMPipeline folder)",
     )
+
+    c = sub.add_parser("config", help="print the resolved config (defaults, file, --set) as YAML")
+    c.add_argument("--config", help="YAML config (default: built-in defaults)")
+    c.add_argument("--images", action="store_true", help="an image config (pretrain, finetune)")
+    _add_set_option(c, "dxmi.steps=10")
+    c.set_defaults(func=cmd_config)
 
     s = sub.add_parser("sample", help="draw samples from a finished run (points or images)")
     s.add_argument("--run", required=True, help="a train or finetune run directory")
