@@ -271,3 +271,19 @@ def test_teachers_load_from_safetensors_only(teacher, tmp_path):
     weights.unlink()
     with pytest.raises(CheckpointError, match="no safetensors weights.*never unpickles"):
         load_unet_teacher(folder)
+
+
+def test_the_exported_sampler_is_a_diffusers_pipeline(teacher, tmp_path):
+    """`DxMIPipeline.from_pretrained` on the exported folder draws the sampler's own images."""
+    import torch
+
+    from dxmi import DxMIPipeline
+
+    sampler = _exported(teacher, tmp_path / "s")
+    pipe = DxMIPipeline.from_pretrained(tmp_path / "s", use_safetensors=True)
+    out = pipe(batch_size=6, generator=torch.Generator().manual_seed(5), output_type="np").images
+    expected = sampler.sample(6, seed=5).transpose(0, 2, 3, 1) / 2 + 0.5
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert len(pipe(batch_size=2, generator=torch.Generator().manual_seed(0)).images) == 2  # PIL
+    with pytest.raises(ValueError, match="trained for 2 steps, not 10"):
+        pipe.scheduler.set_timesteps(10)

@@ -26,6 +26,9 @@ _EXPORTS = {
     "load_config": "dxmi.config",
     "DxMIDetector": "dxmi.detector",
     "DxMIModel": "dxmi.model",
+    # diffusers loads a saved pipeline's components by (library, class): ("dxmi", "DxMIScheduler")
+    "DxMIPipeline": "dxmi.pipeline",
+    "DxMIScheduler": "dxmi.pipeline",
     "evaluate_run": "dxmi.training",
     "train": "dxmi.training",
 }
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from dxmi.config import Config, load_config
     from dxmi.detector import DxMIDetector
     from dxmi.model import DxMIModel
+    from dxmi.pipeline import DxMIPipeline, DxMIScheduler
     from dxmi.training import evaluate_run, train
 
 
@@ -49,6 +53,8 @@ __all__ = [
     "Config",
     "DxMIDetector",
     "DxMIModel",
+    "DxMIPipeline",
+    "DxMIScheduler",
     "__version__",
     "evaluate_run",
     "load_config",

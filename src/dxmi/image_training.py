@@ -165,7 +165,7 @@ class ImageSampler:
         folder = Path(folder)
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        self.policy.eps_model.unet.save_pretrained(tmp / "unet")
+        self.to_pipeline().save_pretrained(tmp)  # unet/, scheduler/, model_index.json
         record = {
             "format": SAMPLER_FORMAT,
             "shape": list(self.shape),
@@ -180,6 +180,21 @@ class ImageSampler:
         (tmp / "sampler.json").write_text(json.dumps(record, indent=1))
         shutil.rmtree(folder, ignore_errors=True)
         tmp.replace(folder)
+
+    def to_pipeline(self):
+        """This sampler as a diffusers `DxMIPipeline` (`dxmi.pipeline`): the same images for the
+        same generator seed."""
+        from dxmi.pipeline import DxMIPipeline, DxMIScheduler
+
+        p = self.policy
+        scheduler = DxMIScheduler(
+            **self.schedule.to_dict(),
+            timesteps=[int(t) for t in p.timesteps.tolist()],
+            sigmas=p.log_sigma.detach().exp().cpu().tolist(),
+            clip_x0=float(p.clip_x0),
+            eta=float(p.eta),
+        )
+        return DxMIPipeline(unet=p.eps_model.unet, scheduler=scheduler)
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> ImageSampler:
