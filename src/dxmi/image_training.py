@@ -292,18 +292,16 @@ def pretrain(
     data = load_image_run_data(config)
     size = _square_size(data, config.data.path or config.data.name)
     acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
-    if acc.is_main_process:
-        run = open_run(
-            out,
-            config,
-            resume=resume,
-            overwrite=overwrite,
-            sections=PRETRAIN_SECTIONS,
-            free=PRETRAIN_FREE,
-            inputs=[config.data.path],
-        )
-    else:
-        run = RunDir(out, config, owner=False)
+    run = open_run(
+        out,
+        config,
+        resume=resume,
+        overwrite=overwrite,
+        sections=PRETRAIN_SECTIONS,
+        free=PRETRAIN_FREE,
+        inputs=[config.data.path],
+        owner=acc.is_main_process,
+    )
     with run:
         acc.wait_for_everyone()
         return _pretrain(config, run, data, size, acc)
@@ -489,18 +487,16 @@ def finetune(
     unet, schedule = load_unet_teacher(teacher)
     _check_teacher_fits(unet, data, teacher, source)
     acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
-    if acc.is_main_process:
-        run = open_run(
-            out,
-            config,
-            resume=resume,
-            overwrite=overwrite,
-            sections=FINETUNE_SECTIONS,
-            free=FINETUNE_FREE,
-            inputs=[config.data.path, teacher],
-        )
-    else:
-        run = RunDir(out, config, owner=False)
+    run = open_run(
+        out,
+        config,
+        resume=resume,
+        overwrite=overwrite,
+        sections=FINETUNE_SECTIONS,
+        free=FINETUNE_FREE,
+        inputs=[config.data.path, teacher],
+        owner=acc.is_main_process,
+    )
     with run:
         if run.owner:
             _record_teacher(out, teacher, resume)

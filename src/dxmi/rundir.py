@@ -138,14 +138,18 @@ def open_run(
     sections: tuple[str, ...],
     free: set[tuple[str, str]],
     inputs: Iterable[str | Path | None] = (),
+    owner: bool = True,
 ) -> RunDir:
     """Make, replace or reopen the run directory `out` for `config`, locked by this process.
 
     An existing non-empty folder is resumed (``resume``: its config must agree with `config` on
     `sections`, apart from `free`), or replaced (``overwrite``: only a folder dxmi made, and none
     that holds one of `inputs`), or refused. Nothing is deleted before these checks pass.
+    Only the `owner` (the main process of a distributed run) touches the folder.
     """
     out = Path(out)
+    if not owner:
+        return RunDir(out, config, owner=False)
     if out.exists() and not out.is_dir():
         raise RunDirError(f"{out}: exists and is not a folder; choose another --out")
     # a folder holding only the marker and the lock is one that a killed run left before it

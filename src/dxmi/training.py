@@ -157,18 +157,16 @@ def train(
     out = Path(out_dir)
     data = load_run_data(config, points)  # bad data fails here, before the run directory exists
     acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
-    if acc.is_main_process:
-        run = open_run(
-            out,
-            config,
-            resume=resume,
-            overwrite=overwrite,
-            sections=_RESUME_SECTIONS,
-            free=_RESUME_FREE,
-            inputs=[config.data.path],
-        )
-    else:
-        run = RunDir(out, config, owner=False)
+    run = open_run(
+        out,
+        config,
+        resume=resume,
+        overwrite=overwrite,
+        sections=_RESUME_SECTIONS,
+        free=_RESUME_FREE,
+        inputs=[config.data.path],
+        owner=acc.is_main_process,
+    )
     with run:
         acc.wait_for_everyone()
         return _train(config, run, data, acc, teacher)
