@@ -19,7 +19,7 @@ import yaml
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dxmi.atomic import write_json
-from dxmi.checkpoint import CheckpointError
+from dxmi.checkpoint import CheckpointError, sha256
 from dxmi.config import (
     Config,
     ConfigError,
@@ -205,6 +205,8 @@ class DxMIDetector(EnergyDetector):
             "threshold": self.threshold_,
             "n_features_in": int(self.n_features_in_),
             "decision_scores": self.decision_scores_.tolist(),
+            # pairs this record with its weights, as a checkpoint's JSON does
+            "model_sha256": sha256(out / "model.safetensors"),
         }
         write_json(out / DETECTOR_FILE, record, indent=None)
 
@@ -225,6 +227,10 @@ class DxMIDetector(EnergyDetector):
             raise CheckpointError(f"{path}: unusable detector record ({err})") from None
         if not np.isfinite(threshold) or scores.ndim != 1 or not np.isfinite(scores).all():
             raise CheckpointError(f"{path}: threshold and decision_scores must be finite numbers")
+        weights = Path(directory) / "model.safetensors"
+        expected = record.get("model_sha256")
+        if expected is not None and weights.is_file() and sha256(weights) != expected:
+            raise CheckpointError(f"{path}: does not belong to {weights} (hash)")
         det.model_ = DxMIModel.load(directory, device=device)
         if det.model_.dim != n_features:
             raise CheckpointError(
