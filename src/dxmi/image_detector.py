@@ -146,10 +146,11 @@ class ImageDxMIDetector(ImageEnergyDetector):
         from accelerate.utils import set_seed
 
         from dxmi.diffusion.ddpm import train_ddpm
+        from dxmi.diffusion.schedules import Schedule
         from dxmi.image_training import ImageSampler, build_conv_energy, build_image_policy
         from dxmi.irl.trainer import DxMITrainer
         from dxmi.loop import run_loop
-        from dxmi.networks.unet import Schedule, UNetEpsilon
+        from dxmi.networks.unet import UNetEpsilon
 
         config = self.to_config()
         x = torch.from_numpy(self._validate(X, reset=True))

@@ -40,11 +40,12 @@ from dxmi.data.images import ImageData, load_images
 from dxmi.data.points import DataError
 from dxmi.diffusion import GaussianPolicy, rollout, select_timesteps
 from dxmi.diffusion.ddpm import ddpm_loss
+from dxmi.diffusion.schedules import Schedule
 from dxmi.ema import make_ema
 from dxmi.irl.trainer import DxMITrainer, iteration_generator
 from dxmi.loop import TimeLimit, run_loop
 from dxmi.networks.conv_energy import ConvEnergy
-from dxmi.networks.unet import Schedule, UNetEpsilon, build_unet, load_unet_teacher
+from dxmi.networks.unet import UNetEpsilon, build_unet, load_unet_teacher
 from dxmi.plots import plot_curves, save_image_chain, save_image_grid
 from dxmi.rundir import (
     RunDir,

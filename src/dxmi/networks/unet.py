@@ -9,7 +9,6 @@ read from the folder's ``scheduler_config.json`` (or ``scheduler/``) when there 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,6 +16,7 @@ from diffusers import UNet2DModel
 from torch import nn
 
 from dxmi.checkpoint import CheckpointError
+from dxmi.diffusion.schedules import Schedule
 
 
 class UNetEpsilon(nn.Module):
@@ -59,31 +59,6 @@ def build_unet(
         up_block_types=tuple(up),
         norm_num_groups=norm_num_groups,
     )
-
-
-@dataclass
-class Schedule:
-    """A DDPM noise schedule as diffusers' schedulers describe it."""
-
-    num_train_timesteps: int = 1000
-    beta_start: float = 1e-4
-    beta_end: float = 0.02
-    beta_schedule: str = "linear"
-
-    def alphas_cumprod(self) -> torch.Tensor:
-        """alpha-bar, float64, through diffusers' own DDPMScheduler (any beta_schedule)."""
-        from diffusers import DDPMScheduler
-
-        sched = DDPMScheduler(**self.to_dict())
-        return sched.alphas_cumprod.double()
-
-    def to_dict(self) -> dict:
-        return dict(
-            num_train_timesteps=self.num_train_timesteps,
-            beta_start=self.beta_start,
-            beta_end=self.beta_end,
-            beta_schedule=self.beta_schedule,
-        )
 
 
 def _read_schedule(folder: Path) -> Schedule:
