@@ -145,13 +145,26 @@ def test_detector_config_builds_the_image_detector_with_tuples():
         detector_from_config(None, ["stpes=2"], ImageDxMIDetector)
 
 
+def test_scores_do_not_depend_on_the_batch(fitted):
+    det, _ = fitted
+    x = np.concatenate([ring_data(100, 30), anomalies(100, 31)])
+    for method in (det.decision_function, det.predict_proba, det.predict_confidence):
+        whole = method(x)
+        parts = np.concatenate([method(x[i : i + 7]) for i in range(0, len(x), 7)])
+        np.testing.assert_allclose(parts, whole, rtol=1e-5, atol=1e-5)
+
+
 def test_sklearn_check_estimator():
     """scikit-learn's estimator checks, except those its outlier conventions imply (see the
     README: our `predict` follows PyOD, 1 = outlier)."""
     from sklearn.utils.estimator_checks import check_estimator
 
     tiny = {**FAST, "iterations": 3, "teacher_iterations": 3, "hidden": 8, "energy_hidden": 8}
-    failed = check_estimator(DxMIDetector(**tiny), on_fail=None)
+    # After 3 iterations the training scores span ~1e-6, so predict_proba's min-max scaling
+    # magnifies the float32 rounding that differs between batch sizes; the subset invariance of
+    # every method is checked on a trained detector below.
+    skip = {"check_methods_subset_invariance": "min-max of a near-constant untrained energy"}
+    failed = check_estimator(DxMIDetector(**tiny), on_fail=None, expected_failed_checks=skip)
     problems = [r for r in failed if r["status"] == "failed"]
     assert not problems, [(r["check_name"], str(r["exception"])[:200]) for r in problems]
 
