@@ -38,9 +38,10 @@ def measure(config, precision: str, iterations: int, warmup: int) -> dict:
     from accelerate import Accelerator
 
     from dxmi.diffusion.ddpm import ddpm_loss
+    from dxmi.diffusion.schedules import Schedule
     from dxmi.image_training import build_conv_energy, build_image_policy, load_image_run_data
     from dxmi.irl.trainer import DxMITrainer
-    from dxmi.networks.unet import Schedule, UNetEpsilon, build_unet
+    from dxmi.networks.unet import UNetEpsilon, build_unet
 
     c, size, _ = load_image_run_data(config).shape  # the shape only: the pixels are random
     from accelerate.state import AcceleratorState

@@ -23,7 +23,6 @@ TINY = [
     "dxmi.sampler_lr=1e-4",
     "dxmi.sigma_lr=1e-3",
     "dxmi.value_lr=1e-3",
-    "dxmi.energy_lr=1e-3",
     "dxmi.energy.hidden=32",
     "dxmi.energy.layers=2",
     "dxmi.energy.time_embedding=16",

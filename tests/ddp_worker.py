@@ -24,7 +24,7 @@ config = load_config(
         "dxmi.energy.hidden=32",
         "dxmi.sampler_lr=1e-3",
         "dxmi.value_lr=1e-3",
-        "dxmi.energy_lr=1e-3",
+        *(["dxmi.energy_lr=1e-3"] if variant == "separate" else []),
         "dxmi.ema_decay=0.5",
     ],
 )

@@ -205,3 +205,64 @@ def test_detect_errors_are_one_line(detector_dir, tmp_path, capsys):
         ["detect", "score", str(tmp_path), str(wide), "--out", str(tmp_path / "o")],
         "not a saved DxMIDetector",
     )
+
+
+def test_bad_counts_paths_and_records_are_one_line(run_dir, detector_dir, tmp_path, capsys):
+    sample = ["sample", "--run", str(run_dir)]
+    _one_line_error(capsys, [*sample, "--out", str(tmp_path / "s.txt")], "a .npy or .csv file")
+    _one_line_error(capsys, [*sample, "--out", str(tmp_path)], "is a folder")
+    _one_line_error(capsys, [*sample, "-n", "-5", "--out", str(tmp_path / "s.npy")], "-n must be")
+    assert not (tmp_path / "s.txt").exists() and not (tmp_path / "s.txt.npy").exists()
+    _one_line_error(
+        capsys, ["train", "--out", str(tmp_path / "r"), "--set", "dxmi.sampler_lr=-1"], "sampler_lr"
+    )
+    _one_line_error(
+        capsys,
+        ["train", "--out", str(tmp_path / "r"), "--set", "dxmi.energy_lr=0.01"],
+        "the shared variant trains its one network at dxmi.value_lr",
+    )
+    root = detector_dir
+    fit = ["detect", "fit", str(root / "normal.csv"), "--out", str(tmp_path / "d")]
+    _one_line_error(capsys, [*fit, "--set", "iterations=-1"], "iterations must be >= 0")
+    _one_line_error(capsys, [*fit, "--set", "energy_lr=-0.1"], "energy_lr must be")
+    score = ["detect", "score", str(root / "det"), str(root / "normal.csv"), "--out"]
+    _one_line_error(capsys, [*score, str(tmp_path)], "is a folder")
+    # an edited detector.json: a NaN threshold is refused, not used
+    import shutil
+
+    shutil.copytree(root / "det", tmp_path / "det")
+    record = json.loads((tmp_path / "det" / "detector.json").read_text())
+    (tmp_path / "det" / "detector.json").write_text(json.dumps({**record, "threshold": "nan"}))
+    score[2] = str(tmp_path / "det")
+    _one_line_error(capsys, [*score, str(tmp_path / "o.csv")], "must be finite")
+    record["model_sha256"] = "0" * 64  # a record paired with other weights
+    (tmp_path / "det" / "detector.json").write_text(json.dumps(record))
+    _one_line_error(capsys, [*score, str(tmp_path / "o.csv")], "does not belong to")
+    # an edited model.json: a std of inf is refused, not sampled
+    shutil.copytree(run_dir, tmp_path / "run")
+    meta = json.loads((tmp_path / "run" / "model.json").read_text())
+    meta["meta"]["standardizer"]["std"][1] = float("inf")
+    (tmp_path / "run" / "model.json").write_text(json.dumps(meta))
+    _one_line_error(
+        capsys,
+        ["sample", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.npy")],
+        "feature 1 has std inf",
+    )
+
+
+def test_sample_writes_exactly_where_asked(run_dir, tmp_path):
+    target = tmp_path / "sub" / "pts.NPY"  # numpy's own save would write pts.NPY.npy
+    assert main(["sample", "--run", str(run_dir), "-n", "8", "--out", str(target)]) == 0
+    assert np.load(target).shape == (8, 2)
+    assert [p.name for p in target.parent.iterdir()] == ["pts.NPY"]
+
+
+def test_config_prints_the_resolved_config(capsys):
+    import yaml
+
+    assert main(["config", "--config", "configs/8gaussians.yaml", "--set", "dxmi.steps=7"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["dxmi"]["steps"] == 7 and printed["dxmi"]["energy"]["fourier_features"] == 64
+    assert main(["config", "--images", "--config", "configs/mnist-cpu.yaml"]) == 0
+    assert "unet" in yaml.safe_load(capsys.readouterr().out)
+    _one_line_error(capsys, ["config", "--set", "dxmi.stepz=3"], "unknown key 'dxmi.stepz'")

@@ -145,13 +145,26 @@ def test_detector_config_builds_the_image_detector_with_tuples():
         detector_from_config(None, ["stpes=2"], ImageDxMIDetector)
 
 
+def test_scores_do_not_depend_on_the_batch(fitted):
+    det, _ = fitted
+    x = np.concatenate([ring_data(100, 30), anomalies(100, 31)])
+    for method in (det.decision_function, det.predict_proba, det.predict_confidence):
+        whole = method(x)
+        parts = np.concatenate([method(x[i : i + 7]) for i in range(0, len(x), 7)])
+        np.testing.assert_allclose(parts, whole, rtol=1e-5, atol=1e-5)
+
+
 def test_sklearn_check_estimator():
     """scikit-learn's estimator checks, except those its outlier conventions imply (see the
     README: our `predict` follows PyOD, 1 = outlier)."""
     from sklearn.utils.estimator_checks import check_estimator
 
     tiny = {**FAST, "iterations": 3, "teacher_iterations": 3, "hidden": 8, "energy_hidden": 8}
-    failed = check_estimator(DxMIDetector(**tiny), on_fail=None)
+    # After 3 iterations the training scores span ~1e-6, so predict_proba's min-max scaling
+    # magnifies the float32 rounding that differs between batch sizes; the subset invariance of
+    # every method is checked on a trained detector below.
+    skip = {"check_methods_subset_invariance": "min-max of a near-constant untrained energy"}
+    failed = check_estimator(DxMIDetector(**tiny), on_fail=None, expected_failed_checks=skip)
     problems = [r for r in failed if r["status"] == "failed"]
     assert not problems, [(r["check_name"], str(r["exception"])[:200]) for r in problems]
 
@@ -200,3 +213,30 @@ def test_shipped_detector_config_is_the_defaults():
 
     path = Path(__file__).parents[1] / "configs" / "detector.yaml"
     assert detector_from_config(path).get_params() == DxMIDetector().get_params()
+
+
+def test_pyod_probabilities_and_confidence_match_pyod(fitted):
+    """predict_proba / predict_confidence give PyOD's numbers for the same training scores."""
+    from scipy.special import erf
+    from scipy.stats import binom
+
+    det, _ = fitted
+    x = np.concatenate([ring_data(100, 20), anomalies(100, 21)])
+    s, train, n = det.decision_function(x), det.decision_scores_, len(det.decision_scores_)
+    proba = det.predict_proba(x)
+    linear = np.clip((s - train.min()) / (train.max() - train.min()), 0, 1)
+    np.testing.assert_allclose(proba, np.c_[1 - linear, linear])
+    unify = np.clip(erf((s - train.mean()) / (train.std() * np.sqrt(2))), 0, 1)
+    np.testing.assert_allclose(det.predict_proba(x, method="unify")[:, 1], unify)
+    # PyOD's ExCeeD loop, written out
+    expected = []
+    for score in s:
+        p = (1 + np.count_nonzero(train <= score)) / (2 + n)
+        c = 1 - binom.cdf(n - int(n * det.contamination), n, p)
+        expected.append(c if score > det.threshold_ else 1 - c)
+    labels, confidence = det.predict(x, return_confidence=True)
+    np.testing.assert_allclose(confidence, expected)
+    np.testing.assert_array_equal(labels, det.predict(x))
+    assert ((confidence >= 0) & (confidence <= 1)).all() and confidence.mean() > 0.7
+    with pytest.raises(ValueError, match="'linear' or 'unify'"):
+        det.predict_proba(x, method="softmax")

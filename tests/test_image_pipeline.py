@@ -23,7 +23,7 @@ from dxmi.image_training import (
     timed_samples,
     warmup_size,
 )
-from dxmi.training import RunDirError
+from dxmi.rundir import RunDirError
 
 TINY_IMAGES = [
     "data.name=digits",
@@ -213,3 +213,77 @@ def test_sampler_timing_warms_up_only_where_it_pays():
 
     x, secs = timed_samples(draw, 10, warmup=3)
     assert calls == [3, 10] and x.shape[0] == 10 and secs >= 0
+
+
+def _exported(teacher, folder):
+    from dxmi.image_training import build_image_policy
+    from dxmi.networks.unet import load_unet_teacher
+
+    config = load_config(None, TINY_IMAGES, cls=ImageConfig)
+    unet, schedule = load_unet_teacher(teacher)
+    sampler = ImageSampler(build_image_policy(config, unet, schedule), (1, 8, 8), schedule)
+    sampler.save(folder)
+    return sampler
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        ({"timesteps": [999, 500, 10]}, "3 timesteps but 2 sigmas"),
+        ({"timesteps": [999, -1]}, r"must lie in \[0, 1000\)"),
+        ({"timesteps": [1000, 10]}, r"must lie in \[0, 1000\)"),
+        ({"timesteps": [10, 999]}, "strictly decrease"),
+        ({"timesteps": [500, 500]}, "strictly decrease"),
+        ({"timesteps": ["999", "500"]}, "list of integers"),
+        ({"log_sigma": [0.0, float("nan")]}, "finite numbers"),
+        ({"shape": [3, 8, 8]}, r"shape \[3, 8, 8\], but its UNet makes \[1, 8, 8\]"),
+        ({"learned_sigmas": 0}, "learned_sigmas must be 1 or 2"),
+        ({"unet_sha256": "0" * 64}, "does not match sampler.json"),
+    ],
+)
+def test_an_edited_sampler_record_is_refused(teacher, tmp_path, edit, match):
+    _exported(teacher, tmp_path / "s")
+    path = tmp_path / "s" / "sampler.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **edit}))
+    with pytest.raises(CheckpointError, match=match):
+        ImageSampler.load(tmp_path / "s")
+
+
+def test_image_draws_with_different_seeds_share_no_images(teacher, tmp_path):
+    sampler = _exported(teacher, tmp_path / "s")
+    a, b = sampler.sample(40, seed=0, batch_size=16), sampler.sample(40, seed=1, batch_size=16)
+    assert not any(np.allclose(x, y) for x in a for y in b)
+    np.testing.assert_array_equal(a, sampler.sample(40, seed=0, batch_size=16))
+
+
+def test_teachers_load_from_safetensors_only(teacher, tmp_path):
+    """A .bin UNet would go through torch's unpickler: refused with a one-line error."""
+    import torch
+
+    from dxmi.networks.unet import load_unet_teacher
+
+    folder = tmp_path / "bin-teacher"
+    shutil.copytree(teacher, folder)
+    weights = folder / "diffusion_pytorch_model.safetensors"
+    from safetensors.torch import load_file
+
+    torch.save(load_file(weights), folder / "diffusion_pytorch_model.bin")
+    weights.unlink()
+    with pytest.raises(CheckpointError, match="no safetensors weights.*never unpickles"):
+        load_unet_teacher(folder)
+
+
+def test_the_exported_sampler_is_a_diffusers_pipeline(teacher, tmp_path):
+    """`DxMIPipeline.from_pretrained` on the exported folder draws the sampler's own images."""
+    import torch
+
+    from dxmi import DxMIPipeline
+
+    sampler = _exported(teacher, tmp_path / "s")
+    pipe = DxMIPipeline.from_pretrained(tmp_path / "s", use_safetensors=True)
+    out = pipe(batch_size=6, generator=torch.Generator().manual_seed(5), output_type="np").images
+    expected = sampler.sample(6, seed=5).transpose(0, 2, 3, 1) / 2 + 0.5
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert len(pipe(batch_size=2, generator=torch.Generator().manual_seed(0)).images) == 2  # PIL
+    with pytest.raises(ValueError, match="trained for 2 steps, not 10"):
+        pipe.scheduler.set_timesteps(10)

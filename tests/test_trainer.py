@@ -98,7 +98,6 @@ def test_policy_descends_the_energy(tiny_overrides):
         tiny_overrides
         + [
             "dxmi.value_lr=0",
-            "dxmi.energy_lr=0",
             "dxmi.sampler_lr=1e-3",
             "dxmi.sampler_grad_clip=0",
         ],

@@ -9,7 +9,7 @@ import torch
 from dxmi import DxMIModel, load_config, train
 from dxmi.checkpoint import CheckpointError, load_checkpoint
 from dxmi.data import DataError
-from dxmi.training import RunDirError
+from dxmi.rundir import RunDirError
 
 # The demo config, shortened: a smaller teacher and 400 DxMI iterations at T = 4, with linear
 # timestep spacing. The demo's quadratic spacing ends lower but starts slower, so a few hundred
@@ -147,7 +147,7 @@ def test_existing_incompatible_and_corrupt_runs(tmp_path, tiny_overrides):
     (out / "checkpoints" / "last.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="last.safetensors: corrupt"):
         train(config, out, resume=True)
-    assert not (out / "metrics.json").exists()  # a failed resume does not look finished
+    assert (out / "metrics.json").exists()  # a failed resume keeps the finished run
     with pytest.raises(RunDirError, match="not a dxmi run directory"):
         (tmp_path / "stray").mkdir()
         (tmp_path / "stray" / "x.txt").write_text("x")
@@ -192,3 +192,24 @@ def test_teacher_depends_on_the_seed_not_on_the_global_rng(tiny_overrides):
     # the Fourier matrix B is fixed by design (networks.mlp.FourierFeatures); the weights are not
     assert torch.equal(a.state_dict()["fourier.B"], c.state_dict()["fourier.B"])
     assert not torch.equal(a.state_dict()["net.0.weight"], c.state_dict()["net.0.weight"])
+
+
+def test_draws_with_different_seeds_share_no_rows(finished_run):
+    _, model = finished_run
+    a, b = model.sample(20000, seed=0), model.sample(20000, seed=1)  # 3 batches of 8192
+    rows = {r.tobytes() for r in a}
+    assert not any(r.tobytes() in rows for r in b)
+    np.testing.assert_array_equal(a, model.sample(20000, seed=0))
+
+
+def test_wide_columns_are_standardised_in_float64(tmp_path, tiny_overrides):
+    from dxmi.data import Standardizer, check_points
+
+    rng = np.random.default_rng(0)
+    x = np.c_[rng.normal(size=1000), 1e30 * rng.normal(size=1000)]
+    std = Standardizer.fit(check_points(x, "x"))
+    assert np.isfinite(std.std).all() and std.std[1] == pytest.approx(1e30, rel=0.1)
+    with pytest.raises(DataError, match="beyond float32's range"):
+        check_points(x * 1e10, "x")
+    with pytest.raises(DataError, match="complex numbers"):
+        check_points(x + 1j, "x")

@@ -12,17 +12,49 @@ and that energy as a density model in its own right.
     scores = det.decision_function(rows)                          # energy, higher = anomalous
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from dxmi.config import Config, load_config  # noqa: E402
-from dxmi.detector import DxMIDetector  # noqa: E402
-from dxmi.model import DxMIModel  # noqa: E402
-from dxmi.training import evaluate_run, train  # noqa: E402
+import importlib
+from typing import TYPE_CHECKING
+
+from dxmi._version import __version__
+
+# The public names load on first use, so that `import dxmi` (and the CLI's start-up) does not
+# pull in accelerate, TensorBoard, matplotlib and diffusers before anything needs them.
+_EXPORTS = {
+    "Config": "dxmi.config",
+    "load_config": "dxmi.config",
+    "DxMIDetector": "dxmi.detector",
+    "DxMIModel": "dxmi.model",
+    # diffusers loads a saved pipeline's components by (library, class): ("dxmi", "DxMIScheduler")
+    "DxMIPipeline": "dxmi.pipeline",
+    "DxMIScheduler": "dxmi.pipeline",
+    "evaluate_run": "dxmi.training",
+    "train": "dxmi.training",
+}
+
+if TYPE_CHECKING:
+    from dxmi.config import Config, load_config
+    from dxmi.detector import DxMIDetector
+    from dxmi.model import DxMIModel
+    from dxmi.pipeline import DxMIPipeline, DxMIScheduler
+    from dxmi.training import evaluate_run, train
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'dxmi' has no attribute {name!r}")
+
 
 __all__ = [
     "Config",
     "DxMIDetector",
     "DxMIModel",
+    "DxMIPipeline",
+    "DxMIScheduler",
     "__version__",
     "evaluate_run",
     "load_config",

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from dxmi._version import __version__
+from dxmi.atomic import atomic_write, write_json
 
 FORMAT_VERSION = 1
 
@@ -56,20 +58,13 @@ def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return skeleton
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def save_checkpoint(stem: str | Path, state: dict, meta: dict | None = None) -> None:
@@ -78,17 +73,15 @@ def save_checkpoint(stem: str | Path, state: dict, meta: dict | None = None) -> 
     stem.parent.mkdir(parents=True, exist_ok=True)
     tensors, skeleton = flatten_state(state, "state")
     weights = stem.with_suffix(".safetensors")
-    _atomic_write(weights, lambda p: save_file(tensors, str(p)))
-    from dxmi import __version__
-
+    atomic_write(weights, lambda p: save_file(tensors, str(p)))
     record = {
         "format": FORMAT_VERSION,
         "dxmi_version": __version__,
-        "sha256": _sha256(weights),
+        "sha256": sha256(weights),
         "meta": meta or {},
         "state": skeleton,
     }
-    _atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(record, indent=1)))
+    write_json(stem.with_suffix(".json"), record, indent=1)
 
 
 def load_checkpoint(stem: str | Path) -> tuple[dict, dict]:
@@ -107,7 +100,7 @@ def load_checkpoint(stem: str | Path) -> tuple[dict, dict]:
         raise CheckpointError(
             f"{record_path}: unsupported checkpoint format {record.get('format')}"
         )
-    if _sha256(weights) != sha:
+    if sha256(weights) != sha:
         raise CheckpointError(f"{weights}: corrupt or does not match {record_path.name} (hash)")
     try:
         tensors = load_file(str(weights))

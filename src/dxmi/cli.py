@@ -17,14 +17,49 @@ from dxmi.config import ConfigError
 from dxmi.data import DataError, load_data, load_points
 from dxmi.irl.trainer import TrainingDiverged
 
-EXPECTED = (ConfigError, DataError, CheckpointError, TrainingDiverged, FileNotFoundError)
+
+class UsageError(ValueError):
+    """A command-line value that cannot be used (a count, an output path)."""
+
+
+# OSError last: a disk that is full or a folder that cannot be written is one line too
+EXPECTED = (ConfigError, DataError, CheckpointError, TrainingDiverged, UsageError, OSError)
+
+
+def _output(path: str, suffixes: tuple[str, ...], what: str) -> Path:
+    """`path` as the file to write: one of `suffixes` (none given: any), not a folder; its folder
+    is created. The file lands exactly there (numpy would add .npy or .npz to other names)."""
+    out = Path(path)
+    if out.is_dir():
+        raise UsageError(f"--out {path}: is a folder; name the {what} file to write")
+    if suffixes and out.suffix.lower() not in suffixes:
+        raise UsageError(f"--out {path}: write {what} to a {' or '.join(suffixes)} file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _count(n: int, name: str = "-n") -> int:
+    if n < 1:
+        raise UsageError(f"{name} must be at least 1, got {n}")
+    return n
 
 
 def _write_points(path: Path, x: np.ndarray) -> None:
     if path.suffix.lower() == ".csv":
         np.savetxt(path, x, delimiter=",", fmt="%.7g")
     else:
-        np.save(path, x)
+        with path.open("wb") as fh:  # np.save(path) would append .npy to any other name
+            np.save(fh, x)
+
+
+def cmd_config(args: argparse.Namespace) -> None:
+    """Print the resolved config (file, defaults and --set) as YAML: what a run would record."""
+    import yaml
+
+    from dxmi.config import Config, ImageConfig, load_config, to_dict
+
+    config = load_config(args.config, args.set, cls=ImageConfig if args.images else Config)
+    print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -89,25 +124,28 @@ def cmd_finetune(args: argparse.Namespace) -> None:
 def cmd_sample(args: argparse.Namespace) -> None:
     from dxmi.model import DxMIModel
 
+    _count(args.n)
     folder = _image_sampler_dir(args.run)
     if folder is not None:
         from dxmi.image_training import ImageSampler
         from dxmi.plots import save_image_grid
 
+        out = _output(args.out, (".npz", ".png"), "images")
         sampler = ImageSampler.load(folder)
         x = sampler.sample(args.n, seed=args.seed)
-        out = Path(args.out)
         if out.suffix.lower() == ".png":
             save_image_grid(x, out)
         else:
-            np.savez(out, images=x)
+            with out.open("wb") as fh:  # np.savez(path) would append .npz to any other name
+                np.savez(fh, images=x)
         if args.plot:
             save_image_grid(x[:64], args.plot)
         print(f"wrote {len(x)} images of shape {x.shape[1:]} ({sampler.steps} steps) to {out}")
         return
+    out = _output(args.out, (".npy", ".csv"), "points")
     model = DxMIModel.load(args.run)
     x = model.sample(args.n, seed=args.seed)
-    _write_points(Path(args.out), x)
+    _write_points(out, x)
     if args.plot:
         from dxmi.plots import plot_samples
 
@@ -118,9 +156,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def cmd_energy(args: argparse.Namespace) -> None:
     from dxmi.model import DxMIModel
 
+    out = _output(args.out, (".npy", ".csv"), "energies")
     model = DxMIModel.load(args.run)
     e = model.energy(load_points(args.input), source=args.input)
-    _write_points(Path(args.out), e[:, None])
+    _write_points(out, e[:, None])
     print(f"wrote {len(e)} energies to {args.out} (lower = more likely)")
 
 
@@ -128,6 +167,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from dxmi.model import DxMIModel
     from dxmi.training import ARRAY, evaluate_run, load_run_data, load_run_teacher
 
+    out = _output(args.out, (".json",), "metrics") if args.out else None
     model = DxMIModel.load(args.run)
     if args.data:
         data = load_data("file", args.data)
@@ -145,13 +185,17 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         warnings.simplefilter("ignore", TeacherWarning)
         metrics = evaluate_run(model, None, data, teacher)
     _print_metrics(metrics)
-    if args.out:
-        Path(args.out).write_text(json.dumps(metrics, indent=2))
+    if out is not None:
+        from dxmi.atomic import write_json
+
+        write_json(out, metrics)
 
 
 def cmd_detect_fit(args: argparse.Namespace) -> None:
     from dxmi.detector import detector_from_config
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out}: is a file; name a folder for the detector")
     det = detector_from_config(args.config, args.set)
     x = load_points(args.data)
     det.set_params(verbose=det.verbose or args.progress)
@@ -166,6 +210,7 @@ def cmd_detect_fit(args: argparse.Namespace) -> None:
 def cmd_detect_score(args: argparse.Namespace) -> None:
     from dxmi.detector import DxMIDetector
 
+    out = _output(args.out, (), "scores")
     det = DxMIDetector.load(args.detector)
     x = load_points(args.data)
     if x.shape[1] != det.n_features_in_:
@@ -188,7 +233,7 @@ def cmd_detect_score(args: argparse.Namespace) -> None:
         header += ",label"
     table = np.column_stack(columns)
     np.savetxt(
-        args.out,
+        out,
         table,
         delimiter=",",
         fmt=["%.7g"] + ["%d"] * (len(columns) - 1),
@@ -290,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
         "DDPMPipeline folder)",
     )
 
+    c = sub.add_parser("config", help="print the resolved config (defaults, file, --set) as YAML")
+    c.add_argument("--config", help="YAML config (default: built-in defaults)")
+    c.add_argument("--images", action="store_true", help="an image config (pretrain, finetune)")
+    _add_set_option(c, "dxmi.steps=10")
+    c.set_defaults(func=cmd_config)
+
     s = sub.add_parser("sample", help="draw samples from a finished run (points or images)")
     s.add_argument("--run", required=True, help="a train or finetune run directory")
     s.add_argument("-n", type=int, default=1000)
@@ -332,12 +383,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from dxmi.training import RunDirError
+    from dxmi.rundir import RunDirError
 
     try:
         args.func(args)
-    except (*EXPECTED, RunDirError) as err:
-        print(f"dxmi {args.command}: error: {err}", file=sys.stderr)
+    except (RunDirError, *EXPECTED) as err:
+        message = " ".join(str(err).split())  # one line, whatever the library wrote
+        print(f"dxmi {args.command}: error: {message}", file=sys.stderr)
         return 2
     return 0
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from dxmi.checkpoint import CheckpointError
+from dxmi.atomic import write_json
+from dxmi.checkpoint import CheckpointError, sha256
 from dxmi.config import (
     Config,
     ConfigError,
@@ -32,6 +32,7 @@ from dxmi.config import (
     coerce_value,
     read_yaml_mapping,
 )
+from dxmi.detector_base import EnergyDetector
 from dxmi.model import DxMIModel
 
 DETECTOR_FILE = "detector.json"
@@ -44,6 +45,12 @@ def separate_dxmi_config(det, **extra) -> DxMIConfig:
     det._check_contamination()
     if det.device not in ("cpu", "cuda", "auto"):
         raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {det.device!r}")
+    if int(det.iterations) < 0:  # 0 is allowed: the untrained baseline a test compares with
+        raise ValueError(f"iterations must be >= 0, got {det.iterations}")
+    for name in ("sampler_lr", "sigma_lr", "energy_lr", "value_lr"):
+        value = float(getattr(det, name))
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return DxMIConfig(
         variant="separate",
         steps=int(det.steps),
@@ -59,50 +66,6 @@ def separate_dxmi_config(det, **extra) -> DxMIConfig:
         ema_decay=float(det.ema_decay),
         **extra,
     )
-
-
-class EnergyDetector(BaseEstimator):
-    """What every energy-scored detector shares: the threshold, scores and labels (PyOD style).
-
-    A subclass implements `fit` (ending with `self._set_threshold(training scores)`) and
-    `_energy(X)` on validated rows.
-    """
-
-    def _check_contamination(self) -> None:
-        if not 0 < self.contamination <= 0.5:
-            raise ValueError(f"contamination must be in (0, 0.5], got {self.contamination}")
-
-    def _set_threshold(self, scores: np.ndarray) -> None:
-        self._check_contamination()
-        self.decision_scores_ = np.asarray(scores, dtype=np.float64)
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
-
-    def _energy(self, X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def decision_function(self, X) -> np.ndarray:
-        """Anomaly score of each row: its energy (higher = more anomalous)."""
-        check_is_fitted(self, "threshold_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        return np.asarray(self._energy(X), dtype=np.float64)
-
-    def score_samples(self, X) -> np.ndarray:
-        """scikit-learn's convention: -energy, higher = more normal."""
-        return -self.decision_function(X)
-
-    def predict(self, X) -> np.ndarray:
-        """1 for an outlier (score above `threshold_`), 0 for an inlier."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
-
-    def fit_predict(self, X, y=None) -> np.ndarray:
-        """Fit on X and return its labels (`labels_`)."""
-        return self.fit(X).labels_
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        return tags
 
 
 class DxMIDetector(EnergyDetector):
@@ -242,10 +205,10 @@ class DxMIDetector(EnergyDetector):
             "threshold": self.threshold_,
             "n_features_in": int(self.n_features_in_),
             "decision_scores": self.decision_scores_.tolist(),
+            # pairs this record with its weights, as a checkpoint's JSON does
+            "model_sha256": sha256(out / "model.safetensors"),
         }
-        tmp = out / (DETECTOR_FILE + ".tmp")
-        tmp.write_text(json.dumps(record))
-        tmp.replace(out / DETECTOR_FILE)
+        write_json(out / DETECTOR_FILE, record, indent=None)
 
     @classmethod
     def load(cls, directory: str | Path, device: str = "cpu") -> DxMIDetector:
@@ -259,8 +222,15 @@ class DxMIDetector(EnergyDetector):
             threshold = float(record["threshold"])
             n_features = int(record["n_features_in"])
             scores = np.asarray(record["decision_scores"], dtype=np.float64)
+            det.to_config()  # the parameters' own checks
         except (ValueError, KeyError, TypeError) as err:
             raise CheckpointError(f"{path}: unusable detector record ({err})") from None
+        if not np.isfinite(threshold) or scores.ndim != 1 or not np.isfinite(scores).all():
+            raise CheckpointError(f"{path}: threshold and decision_scores must be finite numbers")
+        weights = Path(directory) / "model.safetensors"
+        expected = record.get("model_sha256")
+        if expected is not None and weights.is_file() and sha256(weights) != expected:
+            raise CheckpointError(f"{path}: does not belong to {weights} (hash)")
         det.model_ = DxMIModel.load(directory, device=device)
         if det.model_.dim != n_features:
             raise CheckpointError(

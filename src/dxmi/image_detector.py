@@ -8,23 +8,9 @@ energy E(x) and the value V(x, t) are IGEBM-style conv nets (`networks/conv_ener
 *separate* DxDP variant trains them (method notes, section 4).
 
 The defaults (T = 2, 600 iterations, a sampler from random weights, small nets) are what the
-one-class MNIST benchmark at 14x14 runs: 3 to 5 minutes per fit on one x86_64 CPU core.
-600 iterations, not the 200 this detector had first nor the 400 after: that benchmark's mean
-AUROC (10 digits, 3 seeds) went from 82.4 +- 1.4 (200) to 85.9 +- 2.5 (400) with the two-block
-energy, and from 91.8 +- 2.7 (400) to 93.3 +- 2.0 (600; 93.2 +- 1.5 in the benchmark run) with
-the three-block one (README,
-anomaly detection; probes in benchmarks/results/anomaly-mnist14-iterations-probe and
-anomaly-mnist14-wide-energy-probe). Choices that are ours, not the reference's, from one-class
-MNIST 14x14 tries (one seed, digits 0-2):
-- gamma = 1 (energies kept near +-0.5): with the separate variant's reference gamma = 0 the conv
-  energy's scale ran away (|E| ~ 1e4-1e6 within 100 iterations) and the AUROC collapsed.
-- Scores come from an exponential moving average of the energy weights (`energy_ema`): the
-  energy and the sampler chase each other, and at T = 4 one iterate's AUROC swung between 0.69
-  and 0.95 at checkpoints 50 iterations apart. The average is meant to damp that swing; how
-  much it does has not been measured on its own. Below about 440 iterations the EMA's warm-up
-  (decay at most (1 + n) / (10 + n) after n updates, `dxmi.ema`) sets the decay, not this
-  parameter: at 400 iterations 0.98 and 0.995 gave the same AUROC (to 4 decimals) on digits
-  0-3 of one-class MNIST 14x14, seed 0 (at the default 600, 0.98 holds for the last ~160).
+one-class MNIST benchmark at 14x14 runs, 3 to 5 minutes per fit on one CPU core; how each was
+chosen (iterations, gamma = 1, the EMA of the energy weights that scores):
+docs/results/anomaly.md.
 """
 
 from __future__ import annotations
@@ -38,59 +24,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
 from dxmi.config import ImageConfig, RunConfig, validate
-from dxmi.detector import EnergyDetector, separate_dxmi_config
+from dxmi.detector import separate_dxmi_config
+from dxmi.detector_base import ImageEnergyDetector
 
 DETECTOR_STEM = "image_detector"
-
-
-class ImageEnergyDetector(EnergyDetector):
-    """What the image detectors share: images in, energies out.
-
-    `X` is a batch of square images, (n, H, W) or (n, C, H, W), with pixel values inside
-    `pixel_range` (mapped to [-1, 1]). A subclass sets `energy_` (a module on images) in `fit`.
-    """
-
-    def _validate(self, X, reset: bool) -> np.ndarray:
-        """Images as float32 (n, C, H, W) in [-1, 1]; a clear error for anything else."""
-        x = np.asarray(X, dtype=np.float32)
-        if x.ndim == 3:
-            x = x[:, None]
-        if x.ndim != 4:
-            raise ValueError(f"expected images (n, H, W) or (n, C, H, W), got shape {x.shape}")
-        if len(x) < (2 if reset else 1):
-            raise ValueError(f"need at least {2 if reset else 1} images, got {len(x)}")
-        bad = ~np.isfinite(x)
-        if bad.any():
-            raise ValueError(f"{int(bad.any(axis=(1, 2, 3)).sum())} image(s) hold NaN/inf")
-        low, high = (float(v) for v in self.pixel_range)
-        if not high > low:
-            raise ValueError(f"pixel_range must be (low, high) with high > low, got {low, high}")
-        if x.min() < low - 1e-6 or x.max() > high + 1e-6:
-            raise ValueError(
-                f"pixel values span [{x.min():.3g}, {x.max():.3g}], outside pixel_range "
-                f"{(low, high)}; set pixel_range to the data's range"
-            )
-        shape = tuple(x.shape[1:])
-        if reset:
-            if shape[1] != shape[2]:
-                raise ValueError(f"images are {shape[1]}x{shape[2]}; the UNet needs square ones")
-            self.image_shape_ = shape
-        elif shape != self.image_shape_:
-            raise ValueError(
-                f"images have shape {shape}; the detector was fit on {self.image_shape_}"
-            )
-        return (x - low) / (high - low) * 2 - 1
-
-    @torch.no_grad()
-    def _energy_of(self, x: torch.Tensor, batch: int = 500) -> np.ndarray:
-        device = next(self.energy_.parameters()).device
-        parts = [self.energy_(x[i : i + batch].to(device)).cpu() for i in range(0, len(x), batch)]
-        return torch.cat(parts).double().numpy()
-
-    def decision_function(self, X) -> np.ndarray:
-        """Anomaly score of each image: its energy (higher = more anomalous)."""
-        check_is_fitted(self, "threshold_")
-        return self._energy_of(torch.from_numpy(self._validate(X, reset=False)))
 
 
 class ImageDxMIDetector(ImageEnergyDetector):
@@ -207,12 +144,13 @@ class ImageDxMIDetector(ImageEnergyDetector):
         """Train on normal images X; `y` is ignored (unsupervised)."""
         from accelerate import Accelerator
         from accelerate.utils import set_seed
-        from tqdm.auto import tqdm
 
         from dxmi.diffusion.ddpm import train_ddpm
+        from dxmi.diffusion.schedules import Schedule
         from dxmi.image_training import ImageSampler, build_conv_energy, build_image_policy
         from dxmi.irl.trainer import DxMITrainer
-        from dxmi.networks.unet import Schedule, UNetEpsilon
+        from dxmi.loop import run_loop
+        from dxmi.networks.unet import UNetEpsilon
 
         config = self.to_config()
         x = torch.from_numpy(self._validate(X, reset=True))
@@ -245,10 +183,7 @@ class ImageDxMIDetector(ImageEnergyDetector):
             acc,
             seed=self.random_state,
         )
-        self.history_ = [
-            trainer.iteration(x)
-            for _ in tqdm(range(config.dxmi.iterations), desc="fit", disable=not self.verbose)
-        ]
+        self.history_ = run_loop(trainer, x, config, progress=bool(self.verbose))
         self.energy_ = copy.deepcopy(trainer.scoring_energy).eval().requires_grad_(False)
         self.sampler_ = ImageSampler(
             copy.deepcopy(trainer.sampler).eval(), self.image_shape_, schedule

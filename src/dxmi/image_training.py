@@ -33,31 +33,33 @@ from torch.nn import functional as F
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
-from dxmi.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from dxmi.atomic import write_json
+from dxmi.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sha256
 from dxmi.config import ImageConfig, to_dict
 from dxmi.data.images import ImageData, load_images
 from dxmi.data.points import DataError
 from dxmi.diffusion import GaussianPolicy, rollout, select_timesteps
 from dxmi.diffusion.ddpm import ddpm_loss
+from dxmi.diffusion.schedules import Schedule
 from dxmi.ema import make_ema
 from dxmi.irl.trainer import DxMITrainer, iteration_generator
+from dxmi.loop import TimeLimit, run_loop
 from dxmi.networks.conv_energy import ConvEnergy
-from dxmi.networks.unet import Schedule, UNetEpsilon, build_unet, load_unet_teacher
+from dxmi.networks.unet import UNetEpsilon, build_unet, load_unet_teacher
 from dxmi.plots import plot_curves, save_image_chain, save_image_grid
-from dxmi.training import (
+from dxmi.rundir import (
+    RunDir,
     RunDirError,
-    TimeLimit,
     check_run_config,
     log_record,
-    prepare_run_dir,
+    open_run,
     read_history,
-    run_loop,
-    write_json,
 )
 
 PRETRAIN_SECTIONS = ("data", "unet", "teacher")
 PRETRAIN_FREE = {("teacher", "iterations"), ("teacher", "max_minutes")}  # may change on resume
 FINETUNE_SECTIONS = ("data", "teacher", "dxmi", "energy")
+FINETUNE_FREE = {("dxmi", "iterations"), ("dxmi", "max_minutes")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,27 +141,34 @@ class ImageSampler:
     @torch.no_grad()
     def chain(self, n: int, seed: int = 0) -> np.ndarray:
         """Every state of n chains, (T + 1, n, C, H, W): [0] noise, [T] the images."""
-        gen = torch.Generator(self.device).manual_seed(seed)
+        return self._chain(n, torch.Generator(self.device).manual_seed(seed)).cpu().numpy()
+
+    def _chain(self, n: int, gen: torch.Generator) -> torch.Tensor:
         x0 = torch.randn((n, *self.shape), generator=gen, device=self.device)
-        return rollout(self.policy.eval(), x0, gen).cpu().numpy()
+        return rollout(self.policy.eval(), x0, gen)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, batch_size: int = 500) -> np.ndarray:
-        """n images (n, C, H, W), clipped to [-1, 1]; the same seed gives the same images."""
+        """n images (n, C, H, W), clipped to [-1, 1]; the same seed and batch size give the same
+        images. One generator serves every batch, so draws with different seeds share none."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        gen = torch.Generator(self.device).manual_seed(seed)
         parts = [
-            self.chain(min(batch_size, n - i), seed + i // batch_size)[-1]
+            self._chain(min(batch_size, n - i), gen)[-1].cpu().numpy()
             for i in range(0, n, batch_size)
         ]
         return np.clip(np.concatenate(parts), -1, 1)
 
     def save(self, folder: str | Path) -> None:
-        """`folder`/unet (diffusers layout) and `folder`/sampler.json, replaced atomically."""
+        """`folder`/unet (diffusers layout) and `folder`/sampler.json, replaced atomically; the
+        record holds the SHA-256 of the UNet's weights, checked by `load`."""
         folder = Path(folder)
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        self.policy.eps_model.unet.save_pretrained(tmp / "unet")
+        self.to_pipeline().save_pretrained(tmp)  # unet/, scheduler/, model_index.json
         record = {
-            "format": 1,
+            "format": SAMPLER_FORMAT,
             "shape": list(self.shape),
             "timesteps": [int(t) for t in self.policy.timesteps.tolist()],
             "log_sigma": self.policy.log_sigma.detach().cpu().tolist(),
@@ -167,14 +176,31 @@ class ImageSampler:
             "clip_x0": self.policy.clip_x0,
             "eta": self.policy.eta,
             "schedule": self.schedule.to_dict(),
+            "unet_sha256": sha256(tmp / "unet" / UNET_WEIGHTS),
         }
         (tmp / "sampler.json").write_text(json.dumps(record, indent=1))
         shutil.rmtree(folder, ignore_errors=True)
         tmp.replace(folder)
 
+    def to_pipeline(self):
+        """This sampler as a diffusers `DxMIPipeline` (`dxmi.pipeline`): the same images for the
+        same generator seed."""
+        from dxmi.pipeline import DxMIPipeline, DxMIScheduler
+
+        p = self.policy
+        scheduler = DxMIScheduler(
+            **self.schedule.to_dict(),
+            timesteps=[int(t) for t in p.timesteps.tolist()],
+            sigmas=p.log_sigma.detach().exp().cpu().tolist(),
+            clip_x0=float(p.clip_x0),
+            eta=float(p.eta),
+        )
+        return DxMIPipeline(unet=p.eps_model.unet, scheduler=scheduler)
+
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> ImageSampler:
-        """A sampler that `save` (or `dxmi finetune`) wrote; clear errors for anything else."""
+        """A sampler that `save` (or `dxmi finetune`) wrote; a one-line `CheckpointError` for
+        anything else (a record that disagrees with itself or with its UNet included)."""
         folder = Path(folder)
         meta_path = folder / "sampler.json"
         if not meta_path.is_file():
@@ -183,14 +209,27 @@ class ImageSampler:
             meta = json.loads(meta_path.read_text())
             schedule = Schedule(**meta["schedule"])
             timesteps, log_sigma = list(meta["timesteps"]), list(meta["log_sigma"])
-            n_learned, shape = int(meta["learned_sigmas"]), tuple(meta["shape"])
+            n_learned, shape = meta["learned_sigmas"], tuple(meta["shape"])
             clip_x0 = float(meta["clip_x0"])
             eta = float(meta.get("eta", 1.0))  # samplers exported before eta existed: posterior
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{meta_path}: unusable sampler record ({err})") from None
+        _check_sampler_record(meta_path, meta, schedule, timesteps, log_sigma, n_learned, shape)
         if not 0.0 <= eta <= 1.0:
             raise CheckpointError(f"{meta_path}: eta must be in [0, 1], got {eta}")
+        if not (np.isfinite(clip_x0) and clip_x0 >= 0):
+            raise CheckpointError(f"{meta_path}: clip_x0 must be >= 0, got {clip_x0}")
+        weights = folder / "unet" / UNET_WEIGHTS
+        if "unet_sha256" in meta and weights.is_file() and sha256(weights) != meta["unet_sha256"]:
+            raise CheckpointError(f"{weights}: corrupt or does not match sampler.json (hash)")
         unet, _ = load_unet_teacher(folder / "unet")
+        size = unet.config.sample_size
+        size = size if isinstance(size, int) else size[0]
+        if shape != (unet.config.in_channels, size, size):
+            raise CheckpointError(
+                f"{meta_path}: shape {list(shape)}, but its UNet makes "
+                f"{[unet.config.in_channels, size, size]}"
+            )
         policy = GaussianPolicy(
             UNetEpsilon(unet),
             schedule.alphas_cumprod(),
@@ -206,6 +245,42 @@ class ImageSampler:
         return cls(policy.to(device).eval(), shape, schedule)  # type: ignore[arg-type]
 
 
+SAMPLER_FORMAT = 2  # 2 added unet_sha256; format 1 records load without the hash check
+UNET_WEIGHTS = "diffusion_pytorch_model.safetensors"
+
+
+def _check_sampler_record(
+    path: Path, meta: dict, schedule: Schedule, timesteps, log_sigma, n_learned, shape
+) -> None:
+    """Types, ranges, order and agreement of a sampler.json: an edited record is refused, not
+    sampled (timesteps run from noise to data: strictly decreasing, in [0, num_train_timesteps))."""
+
+    def bad(why: str) -> CheckpointError:
+        return CheckpointError(f"{path}: {why}")
+
+    if meta.get("format") not in (1, SAMPLER_FORMAT):
+        raise bad(f"unsupported sampler format {meta.get('format')!r}")
+    if meta.get("format") == SAMPLER_FORMAT and not isinstance(meta.get("unet_sha256"), str):
+        raise bad("no unet_sha256")
+    n = schedule.num_train_timesteps
+    if not (isinstance(n, int) and n > 0 and 0 < schedule.beta_start <= schedule.beta_end < 1):
+        raise bad(f"unusable schedule {schedule.to_dict()}")
+    if not timesteps or not all(isinstance(t, int) and not isinstance(t, bool) for t in timesteps):
+        raise bad(f"timesteps must be a non-empty list of integers, got {timesteps}")
+    if not all(0 <= t < n for t in timesteps):
+        raise bad(f"timesteps must lie in [0, {n}), got {timesteps}")
+    if any(a <= b for a, b in zip(timesteps, timesteps[1:])):
+        raise bad(f"timesteps must strictly decrease (noise to data), got {timesteps}")
+    if len(log_sigma) != len(timesteps):
+        raise bad(f"{len(timesteps)} timesteps but {len(log_sigma)} sigmas")
+    if not all(isinstance(v, (int, float)) and np.isfinite(v) for v in log_sigma):
+        raise bad(f"log_sigma must be finite numbers, got {log_sigma}")
+    if not (isinstance(n_learned, int) and n_learned in (len(timesteps) - 1, len(timesteps))):
+        raise bad(f"learned_sigmas must be {len(timesteps) - 1} or {len(timesteps)}")
+    if not (len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)):
+        raise bad(f"shape must be [channels, height, width], got {list(shape)}")
+
+
 # ---------------------------------------------------------------------------------------------
 # pretrain
 
@@ -214,23 +289,29 @@ def pretrain(
     config: ImageConfig, out_dir: str | Path, *, resume: bool = False, overwrite: bool = False
 ) -> Path:
     """Train a DDPM UNet teacher on the configured images; returns its folder (``teacher/``)."""
-    from diffusers import DDPMScheduler
-
     out = Path(out_dir)
     data = load_image_run_data(config)
     size = _square_size(data, config.data.path or config.data.name)
     acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
-    main = acc.is_main_process
-    if main:
-        prepare_run_dir(
-            out,
-            config,
-            resume,
-            overwrite,
-            PRETRAIN_SECTIONS,
-            PRETRAIN_FREE,
-        )
-    acc.wait_for_everyone()
+    run = open_run(
+        out,
+        config,
+        resume=resume,
+        overwrite=overwrite,
+        sections=PRETRAIN_SECTIONS,
+        free=PRETRAIN_FREE,
+        inputs=[config.data.path],
+        owner=acc.is_main_process,
+    )
+    with run:
+        acc.wait_for_everyone()
+        return _pretrain(config, run, data, size, acc)
+
+
+def _pretrain(config: ImageConfig, run: RunDir, data: ImageData, size: int, acc) -> Path:
+    from diffusers import DDPMScheduler
+
+    out, main = run.path, acc.is_main_process
     set_seed(config.run.seed)
     t = config.teacher
     schedule = Schedule(t.num_train_timesteps, t.beta_start, t.beta_end)
@@ -255,7 +336,7 @@ def pretrain(
     train_x = _training_images(data, config.data.flip, acc.device)
 
     ckpt, start = out / "checkpoints" / "last", 0
-    if resume and ckpt.with_suffix(".json").is_file():
+    if ckpt.with_suffix(".json").is_file():  # a fresh or replaced run directory has none
         state, _ = load_checkpoint(ckpt)
         try:
             acc.unwrap_model(unet).load_state_dict(state["unet"])
@@ -264,6 +345,7 @@ def pretrain(
             start = int(state["iteration"])
         except (KeyError, RuntimeError, ValueError) as err:
             raise CheckpointError(f"{ckpt}.safetensors: does not fit this model ({err})") from None
+    run.start()
     history = read_history(out / "history.jsonl", start) if main else []
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
     progress = config.run.progress and main
@@ -325,8 +407,7 @@ def pretrain(
         if writer is not None:
             writer.close()
         recent = [r["loss"] for r in history[-10:]]
-        write_json(
-            out / "metrics.json",
+        run.finish(
             {
                 "iterations": done,
                 "stopped_by_time": done < t.iterations,
@@ -407,11 +488,27 @@ def finetune(
     unet, schedule = load_unet_teacher(teacher)
     _check_teacher_fits(unet, data, teacher, source)
     acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
-    main = acc.is_main_process
-    if main:
-        prepare_run_dir(out, config, resume, overwrite, FINETUNE_SECTIONS)
-        _record_teacher(out, teacher, resume)
-    acc.wait_for_everyone()
+    run = open_run(
+        out,
+        config,
+        resume=resume,
+        overwrite=overwrite,
+        sections=FINETUNE_SECTIONS,
+        free=FINETUNE_FREE,
+        inputs=[config.data.path, teacher],
+        owner=acc.is_main_process,
+    )
+    with run:
+        if run.owner:
+            _record_teacher(out, teacher, resume)
+        acc.wait_for_everyone()
+        return _finetune(config, run, data, unet, schedule, acc, resume)
+
+
+def _finetune(
+    config: ImageConfig, run: RunDir, data: ImageData, unet, schedule: Schedule, acc, resume: bool
+) -> ImageSampler:
+    out, main = run.path, acc.is_main_process
     set_seed(config.run.seed)
     channels = data.shape[0]
     policy = build_image_policy(config, unet, schedule)
@@ -445,9 +542,7 @@ def finetune(
 
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
     progress = config.run.progress and main
-    history = run_loop(
-        trainer, train_x, config, out, writer, evaluate, "finetune", progress, resume
-    )
+    history = run_loop(trainer, train_x, config, run, writer, evaluate, "finetune", progress)
 
     sampler = ImageSampler(copy.deepcopy(trainer.sampler).eval(), data.shape, schedule)
     final = {"dxmi": sampler}
@@ -474,7 +569,7 @@ def finetune(
         metrics["iterations"] = trainer.iteration_count  # fewer than asked if max_minutes ran out
         if selector is not None and selector.best is not None:  # None: no check was reached
             metrics["selection"] = selector.best
-        write_json(out / "metrics.json", metrics)
+        run.finish(metrics)
     acc.wait_for_everyone()
     return sampler
 

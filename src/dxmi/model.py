@@ -93,15 +93,21 @@ class DxMIModel:
     def chain(self, n: int, seed: int = 0) -> np.ndarray:
         """Every state of n chains, (T + 1, n, D) in data units: [0] noise, [T] the samples."""
         gen = torch.Generator(self.device).manual_seed(seed)
+        return self.standardizer.inverse(self._chain(n, gen).cpu().numpy())
+
+    def _chain(self, n: int, gen: torch.Generator) -> torch.Tensor:
         x0 = torch.randn((n, self.dim), generator=gen, device=self.device)
-        states = rollout(self.policy.eval(), x0, gen).cpu().numpy()
-        return self.standardizer.inverse(states)
+        return rollout(self.policy.eval(), x0, gen)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, batch_size: int = 8192) -> np.ndarray:
-        """n samples (n, D); the same seed and batch size give the same samples."""
+        """n samples (n, D); the same seed and batch size give the same samples. One generator
+        serves every batch, so draws with different seeds share no rows."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        gen = torch.Generator(self.device).manual_seed(seed)
         parts = [
-            self.chain(min(batch_size, n - i), seed + i // batch_size)[-1]
+            self.standardizer.inverse(self._chain(min(batch_size, n - i), gen)[-1].cpu().numpy())
             for i in range(0, n, batch_size)
         ]
         return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
@@ -150,7 +156,7 @@ class DxMIModel:
                 record["sampler"] = {**sampler, "fourier_features": 0}
             config = from_dict(Config, record, f"{stem}.json:config")
             standardizer = Standardizer.from_dict(meta["standardizer"])
-        except (KeyError, ConfigError) as err:
+        except (KeyError, TypeError, ValueError, ConfigError) as err:  # DataError is a ValueError
             raise CheckpointError(f"{stem}.json: unusable model record ({err})") from None
         dim = len(standardizer.mean)
         policy = build_policy(config, build_eps_model(config, dim))

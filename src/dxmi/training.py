@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
-import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +23,9 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch.utils.tensorboard import SummaryWriter
-from tqdm.auto import tqdm
 
-from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
-from dxmi.config import Config, ConfigError, load_config, save_config, to_dict
+from dxmi.checkpoint import load_checkpoint, load_module_state, save_checkpoint
+from dxmi.config import Config, load_config
 from dxmi.data import PointData, Standardizer, check_points, load_data, split_points
 from dxmi.diffusion import linear_alphas_cumprod, sample, train_ddpm
 from dxmi.evaluation import (
@@ -40,8 +36,10 @@ from dxmi.evaluation import (
     teacher_samples,
 )
 from dxmi.irl.trainer import DxMITrainer
+from dxmi.loop import run_loop
 from dxmi.model import DxMIModel, build_energy, build_eps_model, build_policy, build_value
 from dxmi.plots import plot_chain, plot_curves, plot_energy, plot_samples
+from dxmi.rundir import RunDir, open_run
 
 # Sections whose change makes a checkpoint meaningless. dxmi.iterations, eval and run may change.
 _RESUME_FREE = {("dxmi", "iterations"), ("dxmi", "max_minutes")}
@@ -49,74 +47,6 @@ _RESUME_SECTIONS = ("data", "teacher", "sampler", "dxmi")
 
 
 ARRAY = "array"  # data.name recorded for a run trained on points passed to `train`
-
-
-class RunDirError(RuntimeError):
-    """A run directory that cannot be used as asked; the message says why and what to do."""
-
-
-def _first_difference(
-    a: dict, b: dict, prefix: str = "", free: frozenset | set = frozenset(_RESUME_FREE)
-) -> str | None:
-    for key in sorted(set(a) | set(b)):
-        if (prefix.rstrip("."), key) in free:
-            continue
-        va, vb = a.get(key), b.get(key)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            found = _first_difference(va, vb, f"{prefix}{key}.", free)
-            if found:
-                return found
-        elif va != vb:
-            return f"{prefix}{key} is {va!r} there, {vb!r} here"
-    return None
-
-
-def check_run_config(
-    out: Path,
-    config,
-    sections: tuple[str, ...] = _RESUME_SECTIONS,
-    free: set[tuple[str, str]] = _RESUME_FREE,
-) -> None:
-    """Raise `RunDirError` unless the run in `out` was made with a config compatible with `config`.
-
-    `config` is a `Config` or an `ImageConfig`; `sections` must not change, except the
-    (section, key) pairs in `free` (e.g. the iteration count, to train further).
-    """
-    saved = out / "config.yaml"
-    if not saved.is_file():
-        raise RunDirError(f"{out}: not a dxmi run directory (no config.yaml); cannot resume")
-    try:
-        old = load_config(saved, cls=type(config))
-    except ConfigError as err:
-        raise RunDirError(f"{out}: cannot resume, its config.yaml is unusable ({err})") from None
-    old_d, new_d = to_dict(old), to_dict(config)
-    diff = _first_difference(
-        {k: old_d[k] for k in sections}, {k: new_d[k] for k in sections}, free=free
-    )
-    if diff:
-        raise RunDirError(f"{out}: made with an incompatible config ({diff}); use a new --out")
-
-
-def prepare_run_dir(
-    out: Path,
-    config,
-    resume: bool,
-    overwrite: bool,
-    sections: tuple[str, ...] = _RESUME_SECTIONS,
-    free: set[tuple[str, str]] = _RESUME_FREE,
-) -> None:
-    """Create `out`, or check that resuming into it is safe (`check_run_config`); never mixes
-    two configs."""
-    if out.exists() and any(out.iterdir()):
-        if resume:
-            check_run_config(out, config, sections, free)
-        elif overwrite:
-            shutil.rmtree(out)
-        else:
-            raise RunDirError(f"{out}: already exists; pass --resume to continue or --overwrite")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").unlink(missing_ok=True)  # the run is not finished until it is rewritten
-    save_config(config, out / "config.yaml")
 
 
 def load_run_data(config: Config, points: np.ndarray | None = None) -> PointData:
@@ -227,10 +157,29 @@ def train(
     out = Path(out_dir)
     data = load_run_data(config, points)  # bad data fails here, before the run directory exists
     acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
-    main = acc.is_main_process
-    if main:
-        prepare_run_dir(out, config, resume, overwrite)
-    acc.wait_for_everyone()
+    run = open_run(
+        out,
+        config,
+        resume=resume,
+        overwrite=overwrite,
+        sections=_RESUME_SECTIONS,
+        free=_RESUME_FREE,
+        inputs=[config.data.path],
+        owner=acc.is_main_process,
+    )
+    with run:
+        acc.wait_for_everyone()
+        return _train(config, run, data, acc, teacher)
+
+
+def _train(
+    config: Config,
+    run: RunDir,
+    data: PointData,
+    acc: Accelerator,
+    teacher: torch.nn.Module | None,
+) -> DxMIModel:
+    out, main = run.path, acc.is_main_process
     progress = config.run.progress and main
 
     # ---- data and networks
@@ -257,7 +206,7 @@ def train(
         return {**metrics, "postfix": f"{postfix} sliced_w2={metrics['sliced_w2']:.3f}"}
 
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
-    history = run_loop(trainer, train_x, config, out, writer, evaluate, "dxmi", progress, resume)
+    history = run_loop(trainer, train_x, config, run, writer, evaluate, "dxmi", progress)
 
     # ---- export, evaluate, draw
     model = _export(config, trainer, standardizer)
@@ -271,81 +220,9 @@ def train(
         _draw(model, data, history, out, samples)
         if writer is not None:
             writer.close()
-        write_json(out / "metrics.json", metrics)
+        run.finish(metrics)
     acc.wait_for_everyone()
     return model
-
-
-class TimeLimit:
-    """Wall-clock budget of a training loop (`minutes` <= 0: none). Every process takes the same
-    decision (under DDP the flag is reduced), so no replica waits for one that stopped."""
-
-    def __init__(self, minutes: float, acc: Accelerator):
-        self.minutes, self.acc, self.began = minutes, acc, time.perf_counter()
-
-    def reached(self) -> bool:
-        if self.minutes <= 0:
-            return False
-        over = time.perf_counter() - self.began > 60 * self.minutes
-        if self.acc.num_processes == 1:
-            return over
-        flag = torch.tensor(float(over), device=self.acc.device)
-        return bool(self.acc.reduce(flag, reduction="sum") > 0)
-
-
-def run_loop(
-    trainer: DxMITrainer,
-    train_x: torch.Tensor,
-    config,
-    out: Path,
-    writer,
-    evaluate,
-    desc: str,
-    progress: bool,
-    resume: bool = True,
-) -> list[dict]:
-    """Resume `trainer` from ``out/checkpoints/last`` if there is one, then run the iterations
-    up to ``config.dxmi.iterations`` (or ``dxmi.max_minutes``): log every ``run.log_every`` (plus
-    ``evaluate(sampler)``'s scalars every ``eval.every``), checkpoint atomically every
-    ``run.checkpoint_every`` and at the end.
-    Returns the history of logged records (main process; [] elsewhere). Shared by the point
-    and the image runs."""
-    acc, main = trainer.acc, trainer.acc.is_main_process
-    ckpt = out / "checkpoints" / "last"
-    if resume and ckpt.with_suffix(".json").is_file():
-        state, _ = load_checkpoint(ckpt)
-        try:
-            trainer.load_state_dict(state)
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise CheckpointError(f"{ckpt}.safetensors: does not fit this model ({err})") from None
-    history = read_history(out / "history.jsonl", trainer.iteration_count) if main else []
-    cfg = config.dxmi
-    bar = tqdm(
-        range(trainer.iteration_count, cfg.iterations),
-        desc=f"{desc} {cfg.variant} T={cfg.steps}",
-        initial=trainer.iteration_count,
-        total=cfg.iterations,
-        disable=not progress,
-    )
-    limit = TimeLimit(cfg.max_minutes, acc)
-    for it in bar:
-        stats = trainer.iteration(train_x)
-        step = it + 1
-        last = step == cfg.iterations or limit.reached()
-        if main and (step % config.run.log_every == 0 or last):
-            if config.eval.every and step % config.eval.every == 0:
-                scores = evaluate(trainer.sampler)
-                bar.set_postfix_str(scores.pop("postfix", ""))
-                stats.update(scores)
-            log_record(writer, history, out / "history.jsonl", step, stats)
-        if step % config.run.checkpoint_every == 0 or last:
-            if main:
-                save_checkpoint(ckpt, trainer.state_dict(), {"iteration": step})
-            acc.wait_for_everyone()
-        if last:
-            break
-    bar.close()
-    return history
 
 
 def _export(config: Config, trainer: DxMITrainer, standardizer: Standardizer) -> DxMIModel:
@@ -385,13 +262,7 @@ def fit_points(
         acc,
         seed=config.run.seed,
     )
-    history = []
-    cfg = config.dxmi
-    desc = f"dxmi {cfg.variant} T={cfg.steps}"
-    for it in tqdm(range(cfg.iterations), desc=desc, disable=not progress, leave=False):
-        stats = trainer.iteration(train_x)
-        if (it + 1) % config.run.log_every == 0 or it + 1 == cfg.iterations:
-            history.append({"iteration": it + 1, **stats})
+    history = run_loop(trainer, train_x, config, progress=progress)
     return _export(config, trainer, standardizer), history
 
 
@@ -456,31 +327,6 @@ def _sample(policy, config: Config, dim: int) -> np.ndarray:
     device = next(policy.buffers()).device
     gen = torch.Generator(device).manual_seed(config.eval.seed)
     return sample(policy, config.eval.n_samples, dim, gen).cpu().numpy()
-
-
-def log_record(writer, history: list, path: Path, step: int, stats: dict) -> None:
-    record = {"iteration": step, **{k: float(v) for k, v in stats.items()}}
-    history.append(record)
-    with path.open("a") as fh:
-        fh.write(json.dumps(record) + "\n")
-    for key, value in stats.items():
-        writer.add_scalar(key, value, step)
-
-
-def read_history(path: Path, upto: int) -> list[dict]:
-    """Logged records up to iteration `upto`; later ones (from an interrupted run) are dropped."""
-    if not path.is_file():
-        return []
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    records = [r for r in records if r["iteration"] <= upto]
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return records
-
-
-def write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    tmp.replace(path)
 
 
 def _draw(

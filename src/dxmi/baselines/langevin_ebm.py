@@ -19,8 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dxmi.data import Standardizer
-from dxmi.detector import EnergyDetector
-from dxmi.image_detector import ImageEnergyDetector
+from dxmi.detector_base import EnergyDetector, ImageEnergyDetector
 from dxmi.irl.losses import ebm_loss
 from dxmi.networks import EnergyMLP
 from dxmi.networks.conv_energy import ConvEnergy

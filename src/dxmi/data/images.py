@@ -153,7 +153,7 @@ def load_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
                 raise DataError(f"{path}: no 'images' array (found: {', '.join(f.files)})")
             x = f["images"]
             y = f["labels"] if "labels" in f.files else None
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # e.g. a truncated file
         raise DataError(f"{path}: not a readable .npz ({err})") from None
     if x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
         x = x.transpose(0, 3, 1, 2)  # NHWC -> NCHW

@@ -23,6 +23,10 @@ def check_points(x: np.ndarray, source: str, min_rows: int = 2) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype == object or not np.issubdtype(x.dtype, np.number):
         raise DataError(f"{source}: expected numbers, got dtype {x.dtype}")
+    if np.issubdtype(x.dtype, np.complexfloating):
+        raise DataError(
+            f"{source}: complex numbers are not points (dtype {x.dtype}); pass real parts"
+        )
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2:
@@ -35,7 +39,15 @@ def check_points(x: np.ndarray, source: str, min_rows: int = 2) -> np.ndarray:
     if bad.any():
         row = int(np.argwhere(bad)[0, 0])
         raise DataError(f"{source}: {int(bad.sum())} NaN/inf values (first in row {row})")
-    return x.astype(np.float32)
+    with np.errstate(over="ignore"):
+        x32 = x.astype(np.float32)
+    big = ~np.isfinite(x32)
+    if big.any():
+        row = int(np.argwhere(big)[0, 0])
+        raise DataError(
+            f"{source}: {int(big.sum())} values beyond float32's range (first in row {row})"
+        )
+    return x32
 
 
 def load_points(path: str | Path) -> np.ndarray:
@@ -83,14 +95,36 @@ class Standardizer:
     mean: np.ndarray
     std: np.ndarray
 
+    def __post_init__(self) -> None:
+        self.mean = np.asarray(self.mean, np.float32)
+        self.std = np.asarray(self.std, np.float32)
+        if self.mean.ndim != 1 or self.mean.shape != self.std.shape:
+            raise DataError(f"standardizer: mean {self.mean.shape} and std {self.std.shape} differ")
+        for name, v in (("mean", self.mean), ("std", self.std)):
+            bad = np.flatnonzero(~np.isfinite(v))
+            if len(bad):
+                raise DataError(f"standardizer: feature {bad[0]} has {name} {v[bad[0]]}")
+        if (self.std <= 0).any():
+            raise DataError(
+                f"standardizer: feature {np.flatnonzero(self.std <= 0)[0]} has std <= 0"
+            )
+
     @classmethod
     def fit(cls, x: np.ndarray, enabled: bool = True) -> Standardizer:
+        """Mean and std per feature, computed in float64 (a column of 1e30 overflows float32's
+        squares); a feature whose std is not a finite float32 is refused."""
         d = x.shape[1]
         if not enabled:
             return cls(np.zeros(d, np.float32), np.ones(d, np.float32))
-        std = x.std(axis=0)
+        x64 = np.asarray(x, np.float64)
+        std = x64.std(axis=0)
         std = np.where(std > 1e-8, std, 1.0)  # a constant feature stays as it is
-        return cls(x.mean(axis=0).astype(np.float32), std.astype(np.float32))
+        wide = np.flatnonzero(~np.isfinite(std.astype(np.float32)))
+        if len(wide):
+            raise DataError(
+                f"feature {wide[0]}: its spread ({std[wide[0]]:.3g}) is beyond float32; rescale it"
+            )
+        return cls(x64.mean(axis=0), std)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.std).astype(np.float32)
@@ -103,6 +137,7 @@ class Standardizer:
 
     @classmethod
     def from_dict(cls, d: dict) -> Standardizer:
+        """The inverse of `to_dict`; `DataError` for non-finite, non-positive or mismatched ones."""
         return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
 
 

@@ -61,16 +61,7 @@ class GaussianPolicy(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log sigma of pi(x_{t+1} | x_t) for step indices t (N,) -> (N, D), (N,)."""
         eps = self.eps_model(x, self.timesteps[t])
-        shape = (-1,) + (1,) * (x.dim() - 1)
-        if self.clip_x0 > 0 or self.eta != 1.0:
-            ab = self.alphas_cumprod[t].view(shape)
-            x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
-            if self.clip_x0 > 0:
-                x0 = x0.clamp(-self.clip_x0, self.clip_x0)
-            mean = self.x0_coef[t].view(shape) * x0 + self.xt_coef[t].view(shape) * x
-        else:
-            mean = (x - self.eps_coef[t].view(shape) * eps) * self.inv_sqrt_alpha[t].view(shape)
-        return mean, self.log_sigma[t]
+        return step_mean(self, t, x, eps, self.clip_x0, self.eta), self.log_sigma[t]
 
     def step(self, x: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """One reparameterised step x_{t+1} = mu(x_t, t) + sigma_t * noise."""
@@ -78,3 +69,18 @@ class GaussianPolicy(nn.Module):
             t = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
         mean, log_sigma = self(x, t)
         return mean + log_sigma.exp().view((-1,) + (1,) * (x.dim() - 1)) * noise
+
+
+def step_mean(
+    c, t: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, clip_x0: float, eta: float
+) -> torch.Tensor:
+    """The mean of step t (N,) from x_t and the predicted eps; `c` holds the tensors of
+    `step_coefficients`. Shared by the policy and the diffusers scheduler (`dxmi.pipeline`)."""
+    shape = (-1,) + (1,) * (x.dim() - 1)
+    if clip_x0 > 0 or eta != 1.0:
+        ab = c.alphas_cumprod[t].view(shape)
+        x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+        if clip_x0 > 0:
+            x0 = x0.clamp(-clip_x0, clip_x0)
+        return c.x0_coef[t].view(shape) * x0 + c.xt_coef[t].view(shape) * x
+    return (x - c.eps_coef[t].view(shape) * eps) * c.inv_sqrt_alpha[t].view(shape)

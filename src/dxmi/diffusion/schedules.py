@@ -7,6 +7,7 @@ t = T is the sample. Chain state x_t sits at teacher timestep ``timesteps[t]`` (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -19,6 +20,32 @@ def linear_alphas_cumprod(
     """alpha-bar of the DDPM linear beta schedule (Ho et al. 2020), float64, shape (N,)."""
     betas = torch.linspace(beta_start, beta_end, num_train_timesteps, dtype=torch.float64)
     return torch.cumprod(1.0 - betas, dim=0)
+
+
+@dataclass
+class Schedule:
+    """A DDPM noise schedule as diffusers' schedulers describe it (the image teachers'; the
+    point teachers use `linear_alphas_cumprod`, the same linear schedule in float64 betas)."""
+
+    num_train_timesteps: int = 1000
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    beta_schedule: str = "linear"
+
+    def alphas_cumprod(self) -> torch.Tensor:
+        """alpha-bar, float64, through diffusers' own DDPMScheduler (any beta_schedule)."""
+        from diffusers import DDPMScheduler
+
+        sched = DDPMScheduler(**self.to_dict())
+        return sched.alphas_cumprod.double()
+
+    def to_dict(self) -> dict:
+        return dict(
+            num_train_timesteps=self.num_train_timesteps,
+            beta_start=self.beta_start,
+            beta_end=self.beta_end,
+            beta_schedule=self.beta_schedule,
+        )
 
 
 Spacing = Literal["linear", "quadratic"]

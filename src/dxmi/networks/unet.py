@@ -9,7 +9,6 @@ read from the folder's ``scheduler_config.json`` (or ``scheduler/``) when there 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,6 +16,7 @@ from diffusers import UNet2DModel
 from torch import nn
 
 from dxmi.checkpoint import CheckpointError
+from dxmi.diffusion.schedules import Schedule
 
 
 class UNetEpsilon(nn.Module):
@@ -61,31 +61,6 @@ def build_unet(
     )
 
 
-@dataclass
-class Schedule:
-    """A DDPM noise schedule as diffusers' schedulers describe it."""
-
-    num_train_timesteps: int = 1000
-    beta_start: float = 1e-4
-    beta_end: float = 0.02
-    beta_schedule: str = "linear"
-
-    def alphas_cumprod(self) -> torch.Tensor:
-        """alpha-bar, float64, through diffusers' own DDPMScheduler (any beta_schedule)."""
-        from diffusers import DDPMScheduler
-
-        sched = DDPMScheduler(**self.to_dict())
-        return sched.alphas_cumprod.double()
-
-    def to_dict(self) -> dict:
-        return dict(
-            num_train_timesteps=self.num_train_timesteps,
-            beta_start=self.beta_start,
-            beta_end=self.beta_end,
-            beta_schedule=self.beta_schedule,
-        )
-
-
 def _read_schedule(folder: Path) -> Schedule:
     for candidate in (
         folder / "scheduler_config.json",
@@ -128,8 +103,14 @@ def load_unet_teacher(path: str | Path) -> tuple[UNet2DModel, Schedule]:
         raise CheckpointError(f"{config_file}: not valid JSON ({err})") from None
     if cls_name != "UNet2DModel":
         raise CheckpointError(f"{config_file}: a {cls_name}, dxmi needs a UNet2DModel teacher")
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.safetensors.index.json")):
+        found = sorted(p.name for p in folder.glob("*.bin")) or ["no weights"]
+        raise CheckpointError(
+            f"{folder}: no safetensors weights ({', '.join(found)}); dxmi never unpickles a "
+            "file: convert them once with UNet2DModel.from_pretrained(...).save_pretrained(...)"
+        )
     try:
-        unet = UNet2DModel.from_pretrained(folder)
+        unet = UNet2DModel.from_pretrained(folder, use_safetensors=True)
     except (OSError, ValueError, RuntimeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{folder}: cannot load the UNet2DModel ({first})") from None

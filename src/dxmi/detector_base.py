@@ -1,0 +1,144 @@
+"""The detector family's base classes: PyOD's conventions (``decision_function`` = energy,
+higher is more anomalous; ``threshold_`` from ``contamination``; ``labels_``, ``predict``,
+``predict_proba``, ``predict_confidence``) for rows (`EnergyDetector`) and for images
+(`ImageEnergyDetector`). The DxMI detectors (`dxmi.detector`, `dxmi.image_detector`) and the
+Langevin baselines (`dxmi.baselines`) derive from them."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+class EnergyDetector(BaseEstimator):
+    """What every energy-scored detector shares: the threshold, scores and labels (PyOD style).
+
+    A subclass implements `fit` (ending with `self._set_threshold(training scores)`) and
+    `_energy(X)` on validated rows.
+    """
+
+    def _check_contamination(self) -> None:
+        if not 0 < self.contamination <= 0.5:
+            raise ValueError(f"contamination must be in (0, 0.5], got {self.contamination}")
+
+    def _set_threshold(self, scores: np.ndarray) -> None:
+        self._check_contamination()
+        self.decision_scores_ = np.asarray(scores, dtype=np.float64)
+        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+
+    def _energy(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def decision_function(self, X) -> np.ndarray:
+        """Anomaly score of each row: its energy (higher = more anomalous)."""
+        check_is_fitted(self, "threshold_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return np.asarray(self._energy(X), dtype=np.float64)
+
+    def score_samples(self, X) -> np.ndarray:
+        """scikit-learn's convention: -energy, higher = more normal."""
+        return -self.decision_function(X)
+
+    def predict(self, X, return_confidence: bool = False):
+        """1 for an outlier (score above `threshold_`), 0 for an inlier; with
+        `return_confidence`, also `predict_confidence(X)` (PyOD's signature)."""
+        labels = (self.decision_function(X) > self.threshold_).astype(int)
+        return (labels, self.predict_confidence(X)) if return_confidence else labels
+
+    def predict_proba(self, X, method: str = "linear", return_confidence: bool = False):
+        """(n, 2) probabilities of [inlier, outlier], as PyOD computes them from the training
+        scores: ``linear`` min-max scales each score by the training scores' range (clipped to
+        [0, 1]); ``unify`` is Kriegel et al. 2011's Gaussian scaling, erf((s - mean) / (std
+        sqrt 2)) clipped at 0."""
+        check_is_fitted(self, "threshold_")
+        scores, train = self.decision_function(X), self.decision_scores_
+        if method == "linear":
+            span = train.max() - train.min()
+            p = (scores - train.min()) / span if span > 0 else (scores > train.max()) * 1.0
+            p = np.clip(p, 0.0, 1.0)
+        elif method == "unify":
+            from scipy.special import erf
+
+            std = train.std() if train.std() > 0 else 1.0
+            p = np.clip(erf((scores - train.mean()) / (std * np.sqrt(2))), 0.0, 1.0)
+        else:
+            raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
+        proba = np.column_stack([1.0 - p, p])
+        return (proba, self.predict_confidence(X)) if return_confidence else proba
+
+    def predict_confidence(self, X) -> np.ndarray:
+        """Confidence in each `predict` label, in [0, 1] (ExCeeD, Perini et al. 2020, as in
+        PyOD): how likely the label stays the same under a resampled training set."""
+        from scipy.stats import binom
+
+        check_is_fitted(self, "threshold_")
+        scores, train = self.decision_function(X), np.sort(self.decision_scores_)
+        n = len(train)
+        below = np.searchsorted(train, scores, side="right")  # training scores <= each score
+        posterior = (1.0 + below) / (2.0 + n)
+        confidence = 1.0 - binom.cdf(n - int(n * self.contamination), n, posterior)
+        inlier = scores <= self.threshold_
+        confidence[inlier] = 1.0 - confidence[inlier]
+        return confidence
+
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        """Fit on X and return its labels (`labels_`)."""
+        return self.fit(X).labels_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+class ImageEnergyDetector(EnergyDetector):
+    """What the image detectors share: images in, energies out.
+
+    `X` is a batch of square images, (n, H, W) or (n, C, H, W), with pixel values inside
+    `pixel_range` (mapped to [-1, 1]). A subclass sets `energy_` (a module on images) in `fit`.
+    """
+
+    def _validate(self, X, reset: bool) -> np.ndarray:
+        """Images as float32 (n, C, H, W) in [-1, 1]; a clear error for anything else."""
+        x = np.asarray(X, dtype=np.float32)
+        if x.ndim == 3:
+            x = x[:, None]
+        if x.ndim != 4:
+            raise ValueError(f"expected images (n, H, W) or (n, C, H, W), got shape {x.shape}")
+        if len(x) < (2 if reset else 1):
+            raise ValueError(f"need at least {2 if reset else 1} images, got {len(x)}")
+        bad = ~np.isfinite(x)
+        if bad.any():
+            raise ValueError(f"{int(bad.any(axis=(1, 2, 3)).sum())} image(s) hold NaN/inf")
+        low, high = (float(v) for v in self.pixel_range)
+        if not high > low:
+            raise ValueError(f"pixel_range must be (low, high) with high > low, got {low, high}")
+        if x.min() < low - 1e-6 or x.max() > high + 1e-6:
+            raise ValueError(
+                f"pixel values span [{x.min():.3g}, {x.max():.3g}], outside pixel_range "
+                f"{(low, high)}; set pixel_range to the data's range"
+            )
+        shape = tuple(x.shape[1:])
+        if reset:
+            if shape[1] != shape[2]:
+                raise ValueError(f"images are {shape[1]}x{shape[2]}; the UNet needs square ones")
+            self.image_shape_ = shape
+        elif shape != self.image_shape_:
+            raise ValueError(
+                f"images have shape {shape}; the detector was fit on {self.image_shape_}"
+            )
+        return (x - low) / (high - low) * 2 - 1
+
+    @torch.no_grad()
+    def _energy_of(self, x: torch.Tensor, batch: int = 500) -> np.ndarray:
+        device = next(self.energy_.parameters()).device
+        parts = [self.energy_(x[i : i + batch].to(device)).cpu() for i in range(0, len(x), batch)]
+        return torch.cat(parts).double().numpy()
+
+    def decision_function(self, X) -> np.ndarray:
+        """Anomaly score of each image: its energy (higher = more anomalous)."""
+        check_is_fitted(self, "threshold_")
+        return self._energy_of(torch.from_numpy(self._validate(X, reset=False)))
