@@ -85,10 +85,8 @@ def run_loop(
                 scores = evaluate(trainer.sampler)
                 bar.set_postfix_str(scores.pop("postfix", ""))
                 stats.update(scores)
-            if run is None:
-                history.append({"iteration": step, **{k: float(v) for k, v in stats.items()}})
-            else:
-                log_record(writer, history, run.path / "history.jsonl", step, stats)
+            path = run.path / "history.jsonl" if run is not None else None
+            log_record(writer, history, path, step, stats)
         if run is not None and (step % config.run.checkpoint_every == 0 or last):
             if main:
                 save_checkpoint(ckpt, trainer.state_dict(), {"iteration": step})

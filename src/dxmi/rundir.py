@@ -196,14 +196,17 @@ def open_run(
     return RunDir(out, config, owner=True, lock=lock)
 
 
-def log_record(writer, history: list, path: Path, step: int, stats: dict) -> None:
-    """Append one record of scalars to the history (list and ``history.jsonl``) and TensorBoard."""
+def log_record(writer, history: list, path: Path | None, step: int, stats: dict) -> None:
+    """Append one record of scalars to `history`, and to ``history.jsonl`` (`path`) and
+    TensorBoard (`writer`) where given (an in-memory fit has neither)."""
     record = {"iteration": step, **{k: float(v) for k, v in stats.items()}}
     history.append(record)
-    with path.open("a") as fh:
-        fh.write(json.dumps(record) + "\n")
-    for key, value in stats.items():
-        writer.add_scalar(key, value, step)
+    if path is not None:
+        with path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+    if writer is not None:
+        for key, value in stats.items():
+            writer.add_scalar(key, value, step)
 
 
 def read_history(path: Path, upto: int) -> list[dict]:
