@@ -62,7 +62,8 @@ def teacher_job(args, seed: int) -> list[dict]:
     """Train the seed's teacher unless --work already holds it."""
     from dxmi.checkpoint import save_checkpoint
     from dxmi.data import Standardizer
-    from dxmi.training import load_run_data, train_teacher
+    from dxmi.runs.points import load_run_data
+    from dxmi.runs.teachers import train_teacher
 
     path = args.work / f"teacher_{args.dataset}_{seed}"
     if not path.with_suffix(".safetensors").exists():
@@ -79,8 +80,8 @@ def teacher_job(args, seed: int) -> list[dict]:
 def variant_job(args, name: str, overrides: list[str], seed: int) -> list[dict]:
     from dxmi.checkpoint import load_checkpoint
     from dxmi.irl.trainer import TrainingDiverged
-    from dxmi.model import build_eps_model
-    from dxmi.training import train
+    from dxmi.models.factories import build_eps_model
+    from dxmi.runs.points import train
 
     config = _config(args, seed, [*overrides, "eval.teacher_steps=0"])  # scored by toy2d.py
     teacher = build_eps_model(config, 2)

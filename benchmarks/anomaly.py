@@ -148,8 +148,8 @@ def score(
     conv Langevin EBM's training time (None: LANGEVIN_CONV_PARAMS); `images` is what the conv
     detectors see instead of the rows: (train images, test images, pixel range)."""
     if method in CONV_METHODS:
-        from dxmi.baselines import ImageLangevinEBMDetector
-        from dxmi.image_detector import ImageDxMIDetector
+        from dxmi.detect.images import ImageDxMIDetector
+        from dxmi.detect.langevin import ImageLangevinEBMDetector
 
         train_images, test_images, pixel_range = images
         if method == "dxmi-conv":
@@ -169,7 +169,7 @@ def score(
     if part == "mnist14":
         part = "mnist"  # the vector methods' settings are those of the 28x28 part
     if method == "dxmi":
-        from dxmi.detector import DxMIDetector
+        from dxmi.detect.points import DxMIDetector
 
         params = DXMI_PARAMS[part] | overrides.get(method, {}) | (QUICK if quick else {})
         return (
@@ -178,7 +178,7 @@ def score(
             .decision_function(test)
         )
     if method == "langevin-ebm":
-        from dxmi.baselines import LangevinEBMDetector
+        from dxmi.detect.langevin import LangevinEBMDetector
 
         params = LANGEVIN_PARAMS[part] | ({"iterations": 20} if quick else {})
         return LangevinEBMDetector(**params, random_state=seed).fit(train).decision_function(test)
@@ -269,15 +269,14 @@ def density_job(seed: int, config_path: str, quick: bool, sets: tuple[str, ...],
     (OUT/density-s{seed}.png)."""
     import torch
 
-    from dxmi.baselines import LangevinConfig, train_langevin_ebm
-    from dxmi.baselines.langevin_ebm import energy_numpy
     from dxmi.config import load_config
     from dxmi.data import Standardizer, sample_toy
-    from dxmi.evaluation import density_metrics, energy_temperature, reference_log_density
-    from dxmi.model import energy_mlp_kwargs
+    from dxmi.detect.langevin import LangevinConfig, energy_numpy, train_langevin_ebm
+    from dxmi.models.factories import energy_mlp_kwargs
     from dxmi.networks import EnergyMLP
     from dxmi.plots import plot_grid_densities
-    from dxmi.training import fit_points
+    from dxmi.runs.evaluation import density_metrics, energy_temperature, reference_log_density
+    from dxmi.runs.points import fit_points
 
     overrides = [
         *sets,
@@ -462,7 +461,7 @@ def detector_overrides(items: list[str], cls=None) -> dict:
     """KEY=VALUE items as parameters of a detector class (default DxMIDetector), checked like
     the CLI's --set: an unknown key or a wrong type is a one-line error before any work."""
     from dxmi.config import ConfigError
-    from dxmi.detector import detector_from_config
+    from dxmi.detect.points import detector_from_config
 
     try:
         params = detector_from_config(None, items, cls).get_params()
@@ -545,7 +544,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    from dxmi.image_detector import ImageDxMIDetector
+    from dxmi.detect.images import ImageDxMIDetector
 
     overrides = {
         "dxmi": detector_overrides(args.dxmi_set),

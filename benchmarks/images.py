@@ -58,7 +58,7 @@ def image_config(path: str, sets: list[str], steps: int | None = None, seed: int
 
 
 def _scorer(config):
-    from dxmi.image_training import load_image_run_data, make_scorer
+    from dxmi.runs.images import load_image_run_data, make_scorer
 
     data = load_image_run_data(config)
     return data, make_scorer(config, data)
@@ -106,8 +106,8 @@ def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: 
     """A training-free sampler of the teacher: n samples, timed, scored, a grid saved."""
     import torch
 
-    from dxmi.image_training import timed_samples, warmup_size
     from dxmi.plots import save_image_grid
+    from dxmi.runs.images import timed_samples, warmup_size
 
     config = image_config(config_path, sets)
     data, scorer = _scorer(config)
@@ -128,7 +128,7 @@ def teacher_shard_job(config_path: str, sets: list[str], out: str, part: tuple[i
     draws its images from noise seeded eval.seed + i."""
     import torch
 
-    from dxmi.image_training import load_image_run_data, timed_samples
+    from dxmi.runs.images import load_image_run_data, timed_samples
 
     shard, shards = part
     config = image_config(config_path, sets)
@@ -164,7 +164,7 @@ def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int)
     """DxMI fine-tuning at T = steps; also scores the un-tuned T-step policy (seed 0 only)."""
     import shutil
 
-    from dxmi.image_training import finetune
+    from dxmi.runs.images import finetune
 
     config = image_config(config_path, sets, steps, seed)
     run = Path(out) / f"dxmi-T{steps}-s{seed}"
@@ -198,7 +198,7 @@ def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int)
 def ensure_teacher(config, folder: Path) -> dict:
     """Train the teacher in `folder` unless a finished one is there (reused as it is, see
     `finished_teacher`); returns its iterations, and its training minutes when it trained."""
-    from dxmi.image_training import finished_teacher, pretrain
+    from dxmi.runs.images import finished_teacher, pretrain
 
     began = time.perf_counter()
     done: dict = {}

@@ -37,11 +37,11 @@ def measure(config, precision: str, iterations: int, warmup: int) -> dict:
     import torch
     from accelerate import Accelerator
 
-    from dxmi.diffusion.ddpm import ddpm_loss
-    from dxmi.diffusion.schedules import Schedule
-    from dxmi.image_training import build_conv_energy, build_image_policy, load_image_run_data
+    from dxmi.diffusion.ddpm import DDPMTrainer
     from dxmi.irl.trainer import DxMITrainer
+    from dxmi.models.factories import build_conv_energy, build_image_policy, build_schedule
     from dxmi.networks.unet import UNetEpsilon, build_unet
+    from dxmi.runs.images import load_image_run_data
 
     c, size, _ = load_image_run_data(config).shape  # the shape only: the pixels are random
     from accelerate.state import AcceleratorState
@@ -54,29 +54,28 @@ def measure(config, precision: str, iterations: int, warmup: int) -> dict:
     unet = build_unet(
         c, size, u.block_out_channels, u.layers_per_block, u.attention, u.norm_num_groups
     )
-    schedule = Schedule(t.num_train_timesteps, t.beta_start, t.beta_end)
+    schedule = build_schedule(t)
     data = torch.rand((4000, c, size, size), device=acc.device) * 2 - 1
-    alphas = schedule.alphas_cumprod().to(acc.device)
-    pool = torch.arange(t.num_train_timesteps, device=acc.device)
-    opt = torch.optim.Adam(unet.parameters(), lr=t.lr)
-    unet_p, opt = acc.prepare(unet, opt)
-    eps = UNetEpsilon(unet_p)
-    gen = torch.Generator(acc.device).manual_seed(0)
+    teacher = DDPMTrainer(
+        UNetEpsilon(unet),
+        schedule.alphas_cumprod(),
+        acc,
+        iterations=iterations + warmup,
+        batch_size=t.batch_size,
+        lr=t.lr,
+        ema_decay=t.ema_decay,
+        seed=0,
+    )
 
     def teacher_step() -> None:
-        idx = torch.randint(len(data), (t.batch_size,), generator=gen, device=acc.device)
-        with acc.autocast():
-            loss = ddpm_loss(eps, data[idx], alphas, pool, gen)
-        opt.zero_grad(set_to_none=True)
-        acc.backward(loss)
-        opt.step()
+        teacher.iteration(data)
 
     teacher_s = _timed(teacher_step, iterations, warmup, sync)
 
     out = {"precision": precision, "teacher_s_per_it": teacher_s}
     for steps in (4, 10):
         cfg = dataclasses.replace(config, dxmi=dataclasses.replace(config.dxmi, steps=steps))
-        policy = build_image_policy(cfg, acc.unwrap_model(unet_p), schedule)
+        policy = build_image_policy(cfg, unet, schedule)
         trainer = DxMITrainer(policy, build_conv_energy(cfg, c), None, cfg.dxmi, acc, seed=0)
         out[f"dxmi_T{steps}_s_per_it"] = _timed(
             lambda tr=trainer: tr.iteration(data), max(iterations // 2, 1), warmup, sync

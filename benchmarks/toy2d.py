@@ -113,7 +113,7 @@ def _prepare(config):
     import torch
 
     from dxmi.data import Standardizer
-    from dxmi.training import load_run_data
+    from dxmi.runs.points import load_run_data
 
     data = load_run_data(config)
     std = Standardizer.fit(data.train, config.data.standardize)
@@ -146,9 +146,9 @@ def teacher_job(args, dataset: str, seed: int) -> list[dict]:
     with each solver at every T."""
     from dxmi.checkpoint import load_checkpoint, save_checkpoint
     from dxmi.diffusion import solver_sample
-    from dxmi.evaluation import floor_metrics, sample_metrics
-    from dxmi.model import build_eps_model
-    from dxmi.training import train_teacher
+    from dxmi.models.factories import build_eps_model
+    from dxmi.runs.evaluation import floor_metrics, sample_metrics
+    from dxmi.runs.teachers import train_teacher
 
     config = _config(args, dataset, seed, max(_steps(args, dataset)))
     data, std, x = _prepare(config)
@@ -203,9 +203,9 @@ def teacher_job(args, dataset: str, seed: int) -> list[dict]:
 def ddpm_t_job(args, dataset: str, seed: int, steps: int) -> list[dict]:
     """A DDPM trained only on the T noise levels the few-step sampler visits."""
     from dxmi.diffusion import sample, select_timesteps
-    from dxmi.evaluation import sample_metrics
-    from dxmi.model import build_policy
-    from dxmi.training import train_teacher
+    from dxmi.models.factories import build_policy
+    from dxmi.runs.evaluation import sample_metrics
+    from dxmi.runs.teachers import train_teacher
 
     config = _config(args, dataset, seed, steps)
     data, std, x = _prepare(config)
@@ -229,8 +229,9 @@ def dxmi_job(args, dataset: str, seed: int, steps: int, method: str) -> list[dic
     """DxMI from the (dataset, seed) teacher; the run directory keeps its pictures and logs."""
     from dxmi.checkpoint import load_checkpoint
     from dxmi.irl.trainer import TrainingDiverged
-    from dxmi.model import DxMIModel, build_eps_model
-    from dxmi.training import train
+    from dxmi.models.factories import build_eps_model
+    from dxmi.models.points import DxMIModel
+    from dxmi.runs.points import train
 
     # the teacher job scores the teacher and its solvers once for every T
     extra = [*DXMI_METHODS[method], "eval.teacher_steps=0"]

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from dxmi.config import load_config
 from dxmi.irl.trainer import DxMITrainer
-from dxmi.model import build_energy, build_eps_model, build_policy, build_value
+from dxmi.models.factories import build_energy, build_eps_model, build_policy, build_value
 
 out, variant = sys.argv[1], sys.argv[2]
 config = load_config(

@@ -141,7 +141,7 @@ def test_detect_fit_and_score_with_labels(detector_dir, capsys):
     assert table.shape == (200, 3)
     assert (root / "s.csv").read_text().startswith("score,predicted,label")
     # the predicted column is the threshold applied to the score column
-    from dxmi.detector import DxMIDetector
+    from dxmi.detect.points import DxMIDetector
 
     det = DxMIDetector.load(root / "det")
     np.testing.assert_array_equal(table[:, 1], table[:, 0] > det.threshold_)

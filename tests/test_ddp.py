@@ -37,7 +37,7 @@ def test_two_process_replicas_stay_identical(tmp_path, variant):
     # and training did move the weights (the replicas are not equal merely by being untouched)
     torch.manual_seed(0)
     from dxmi.config import load_config
-    from dxmi.model import build_eps_model
+    from dxmi.models.factories import build_eps_model
 
     fresh = build_eps_model(load_config(None, ["sampler.hidden=32"]), 2).state_dict()
     assert not torch.equal(fresh["net.0.weight"], a["policy.eps_model.net.0.weight"])

@@ -8,10 +8,10 @@ import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
-from dxmi.baselines import LangevinConfig, LangevinEBMDetector, langevin, train_langevin_ebm
 from dxmi.checkpoint import CheckpointError
 from dxmi.config import ConfigError
-from dxmi.detector import DxMIDetector, detector_from_config
+from dxmi.detect.langevin import LangevinConfig, LangevinEBMDetector, langevin, train_langevin_ebm
+from dxmi.detect.points import DxMIDetector, detector_from_config
 
 # Small networks and short training: seconds on 2 cores.
 FAST = dict(
@@ -134,7 +134,7 @@ def test_detector_config_checks_keys_and_types(tmp_path):
 
 
 def test_detector_config_builds_the_image_detector_with_tuples():
-    from dxmi.image_detector import ImageDxMIDetector
+    from dxmi.detect.images import ImageDxMIDetector
 
     det = detector_from_config(None, ["energy_channels=[8, 16]", "tau1=1"], ImageDxMIDetector)
     assert isinstance(det, ImageDxMIDetector)

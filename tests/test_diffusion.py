@@ -5,16 +5,16 @@ from diffusers import DDIMScheduler, DDPMScheduler
 
 from dxmi.diffusion import (
     GaussianPolicy,
+    Schedule,
     ddpm_loss,
-    linear_alphas_cumprod,
     rollout,
     sample,
     select_timesteps,
     solver_sample,
     step_coefficients,
-    train_ddpm,
 )
 from dxmi.networks import EpsilonMLP
+from dxmi.runs.teachers import train_ddpm
 
 
 class OracleEps(torch.nn.Module):
@@ -26,7 +26,7 @@ class OracleEps(torch.nn.Module):
     def __init__(self, s: float):
         super().__init__()
         self.s = s
-        self.register_buffer("ab", linear_alphas_cumprod().float())
+        self.register_buffer("ab", Schedule().alphas_cumprod().float())
 
     def forward(self, x, t):
         ab = self.ab[t.long()].view((-1,) + (1,) * (x.dim() - 1))
@@ -47,7 +47,7 @@ def test_policy_step_is_the_ddpm_posterior_step():
     torch.manual_seed(0)
     eps_model = EpsilonMLP(2, hidden=16, layers=1, time_embedding=8)
     ts = list(range(999, -1, -1))
-    policy = GaussianPolicy(eps_model, linear_alphas_cumprod(), ts)
+    policy = GaussianPolicy(eps_model, Schedule().alphas_cumprod(), ts)
     sched = DDPMScheduler(clip_sample=False)
     sched.set_timesteps(1000)
     x = torch.randn(5, 2)
@@ -70,7 +70,7 @@ def test_policy_with_eta_is_the_ddim_step(eta):
     torch.manual_seed(0)
     eps_model = EpsilonMLP(2, hidden=16, layers=1, time_embedding=8)
     ts = select_timesteps(1000, 4)  # [999, 749, 499, 249]: DDIM's "trailing" spacing
-    policy = GaussianPolicy(eps_model, linear_alphas_cumprod(), ts, eta=eta)
+    policy = GaussianPolicy(eps_model, Schedule().alphas_cumprod(), ts, eta=eta)
     sched = DDIMScheduler(clip_sample=False, set_alpha_to_one=True, timestep_spacing="trailing")
     sched.set_timesteps(4)
     assert sched.timesteps.tolist() == ts
@@ -87,17 +87,17 @@ def test_policy_with_eta_is_the_ddim_step(eta):
 def test_ddim_coefficients_reduce_to_the_posterior_at_eta_one():
     """The general DDIM form just below eta = 1 agrees with the posterior's closed form."""
     ts = select_timesteps(1000, 4, "quadratic")
-    posterior = step_coefficients(linear_alphas_cumprod(), ts, eta=1.0)
-    ddim = step_coefficients(linear_alphas_cumprod(), ts, eta=1.0 - 1e-9)
+    posterior = step_coefficients(Schedule().alphas_cumprod(), ts, eta=1.0)
+    ddim = step_coefficients(Schedule().alphas_cumprod(), ts, eta=1.0 - 1e-9)
     for key in ("x0_coef", "xt_coef", "posterior_std"):
         torch.testing.assert_close(ddim[key], posterior[key], rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="eta must be in"):
-        step_coefficients(linear_alphas_cumprod(), ts, eta=1.5)
+        step_coefficients(Schedule().alphas_cumprod(), ts, eta=1.5)
 
 
 def test_policy_sigma_learnable_except_last():
     policy = GaussianPolicy(
-        EpsilonMLP(2, hidden=8, layers=1), linear_alphas_cumprod(), [999, 499], last_sigma=1e-3
+        EpsilonMLP(2, hidden=8, layers=1), Schedule().alphas_cumprod(), [999, 499], last_sigma=1e-3
     )
     assert policy.log_sigma_learned.shape == (1,)
     assert policy.log_sigma[-1].exp().item() == pytest.approx(1e-3)
@@ -109,7 +109,7 @@ def test_policy_sigma_learnable_except_last():
 
 def test_rollout_shapes_and_determinism():
     policy = GaussianPolicy(
-        EpsilonMLP(3, hidden=8, layers=1), linear_alphas_cumprod(), [999, 666, 333]
+        EpsilonMLP(3, hidden=8, layers=1), Schedule().alphas_cumprod(), [999, 666, 333]
     )
     x0 = torch.randn(7, 3)
     a = rollout(policy, x0, torch.Generator().manual_seed(1))
@@ -128,8 +128,8 @@ def test_policy_clip_x0_matches_diffusers_clipped_step():
     torch.manual_seed(0)
     eps_model = EpsilonMLP(2, hidden=16, layers=1, time_embedding=8)
     ts = select_timesteps(1000, 4)
-    clipped = GaussianPolicy(eps_model, linear_alphas_cumprod(), ts, clip_x0=1.0)
-    free = GaussianPolicy(eps_model, linear_alphas_cumprod(), ts)
+    clipped = GaussianPolicy(eps_model, Schedule().alphas_cumprod(), ts, clip_x0=1.0)
+    free = GaussianPolicy(eps_model, Schedule().alphas_cumprod(), ts)
     sched = DDPMScheduler(clip_sample=True)
     sched.set_timesteps(timesteps=ts)
     x = 3 * torch.randn(64, 2)
@@ -165,7 +165,7 @@ def test_ddpm_training_learns_the_noise():
     torch.manual_seed(0)
     data = torch.randn(2000, 2) * 0.5 + 1.0
     model = EpsilonMLP(2, hidden=64, layers=2, time_embedding=16)
-    ac = linear_alphas_cumprod()
+    ac = Schedule().alphas_cumprod()
     pool = torch.arange(1000)
     before = np.mean(
         [
@@ -219,7 +219,7 @@ def test_unipc_explicit_timesteps_are_set_the_way_diffusers_sets_its_own():
 def test_ddim_at_quadratic_spacing_is_the_ddim_update():
     """DDIM at quadratic spacing (first-order DPM-Solver++) equals the deterministic DDIM
     update written out: x' = sqrt(ab') x0 + sqrt(1 - ab') eps, ab' = 1 after the last step."""
-    eps_model, ab = OracleEps(2.0), linear_alphas_cumprod().float()
+    eps_model, ab = OracleEps(2.0), Schedule().alphas_cumprod().float()
     noise = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))
     ts = select_timesteps(1000, 6, "quadratic")
     x = noise

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from dxmi.checkpoint import CheckpointError
 from dxmi.config import ConfigError
-from dxmi.image_detector import ImageDxMIDetector
+from dxmi.detect.images import ImageDxMIDetector
 
 TINY = dict(
     steps=2,
@@ -121,7 +121,7 @@ def test_bad_images(ones, fitted):
 
 
 def test_langevin_image_detector_learns_with_the_same_conventions(ones):
-    from dxmi.baselines import ImageLangevinEBMDetector
+    from dxmi.detect.langevin import ImageLangevinEBMDetector
 
     train, test, labels = ones
     det = ImageLangevinEBMDetector(

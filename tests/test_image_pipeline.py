@@ -15,15 +15,15 @@ import pytest
 from dxmi.checkpoint import CheckpointError, load_checkpoint
 from dxmi.cli import main
 from dxmi.config import ImageConfig, load_config
-from dxmi.image_training import (
-    ImageSampler,
+from dxmi.models.images import ImageSampler
+from dxmi.runs.images import (
     finetune,
     finished_teacher,
     pretrain,
     timed_samples,
     warmup_size,
 )
-from dxmi.rundir import RunDirError
+from dxmi.runs.rundir import RunDirError
 
 TINY_IMAGES = [
     "data.name=digits",
@@ -176,7 +176,7 @@ def test_cli_images_and_errors(teacher, tmp_path, capsys):
 
 def test_sampler_export_keeps_the_ddim_mean(teacher, tmp_path):
     """A DDIM-mean policy (dxmi.eta < 1) exports and reloads as itself, not as the posterior."""
-    from dxmi.image_training import build_image_policy
+    from dxmi.models.factories import build_image_policy
     from dxmi.networks.unet import load_unet_teacher
 
     config = load_config(None, [*TINY_IMAGES, "dxmi.eta=0.3"], cls=ImageConfig)
@@ -216,7 +216,7 @@ def test_sampler_timing_warms_up_only_where_it_pays():
 
 
 def _exported(teacher, folder):
-    from dxmi.image_training import build_image_policy
+    from dxmi.models.factories import build_image_policy
     from dxmi.networks.unet import load_unet_teacher
 
     config = load_config(None, TINY_IMAGES, cls=ImageConfig)

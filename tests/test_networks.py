@@ -7,10 +7,10 @@ import torch
 
 from dxmi.config import load_config
 from dxmi.irl.losses import ebm_loss
-from dxmi.model import DxMIModel
+from dxmi.models.points import DxMIModel
 from dxmi.networks import EnergyMLP
 from dxmi.networks.mlp import FourierFeatures
-from dxmi.training import fit_points
+from dxmi.runs.points import fit_points
 
 
 def test_fourier_features_keep_x_and_draw_the_same_frequencies():

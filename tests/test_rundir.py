@@ -14,7 +14,7 @@ import pytest
 from dxmi import load_config, train
 from dxmi.checkpoint import CheckpointError
 from dxmi.cli import main
-from dxmi.rundir import LOCK, MARKER, RunDirError, open_run
+from dxmi.runs.rundir import LOCK, MARKER, RunDirError, open_run
 
 
 @pytest.fixture

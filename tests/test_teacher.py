@@ -8,10 +8,11 @@ import torch
 from dxmi.config import load_config
 from dxmi.data import Standardizer
 from dxmi.diffusion import sample
-from dxmi.evaluation import teacher_warnings
 from dxmi.metrics import precision_recall
-from dxmi.model import build_policy
-from dxmi.training import load_run_data, train_teacher
+from dxmi.models.factories import build_policy
+from dxmi.runs.evaluation import teacher_warnings
+from dxmi.runs.points import load_run_data
+from dxmi.runs.teachers import train_teacher
 
 # CI-sized: 2,000 iterations of a 128-wide MLP (about 15 s on 2 cores). The shipped configs
 # train 15,000 iterations of a 256-wide one and reach the data floor (docs/results/toy2d.md).
@@ -60,9 +61,10 @@ def test_teacher_warning_names_the_gap():
 def test_plateau_budget_stops_before_the_cap_and_lowers_the_rate():
     """With the plateau schedule the budget follows the loss: a tiny problem stops long
     before its cap, after two 10x drops of the rate."""
-    from dxmi.diffusion import linear_alphas_cumprod, train_ddpm
+    from dxmi.diffusion import Schedule
     from dxmi.diffusion.ddpm import Plateau
     from dxmi.networks import EpsilonMLP
+    from dxmi.runs.teachers import train_ddpm
 
     torch.manual_seed(0)
     x = torch.randn(2000, 2) * 0.5
@@ -70,7 +72,7 @@ def test_plateau_budget_stops_before_the_cap_and_lowers_the_rate():
     _, losses = train_ddpm(
         model,
         x,
-        linear_alphas_cumprod(),
+        Schedule().alphas_cumprod(),
         iterations=20000,
         batch_size=256,
         lr=1e-3,
@@ -82,7 +84,7 @@ def test_plateau_budget_stops_before_the_cap_and_lowers_the_rate():
     )
     assert 300 < len(losses) < 20000
     stopper = Plateau(
-        x, linear_alphas_cumprod(), torch.arange(1000), every=1, patience=1, tol=0.0, seed=0
+        x, Schedule().alphas_cumprod(), torch.arange(1000), every=1, patience=1, tol=0.0, seed=0
     )
     opt = torch.optim.SGD(model.parameters(), lr=1.0)
     assert not stopper.step(1, model, opt)  # first check sets the best

@@ -4,7 +4,7 @@ from accelerate import Accelerator
 
 from dxmi.config import load_config
 from dxmi.irl.trainer import DxMITrainer, TrainingDiverged, lr_factor
-from dxmi.model import build_energy, build_eps_model, build_policy, build_value
+from dxmi.models.factories import build_energy, build_eps_model, build_policy, build_value
 
 
 def _trainer(config, seed=0):

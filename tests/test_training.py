@@ -9,7 +9,7 @@ import torch
 from dxmi import DxMIModel, load_config, train
 from dxmi.checkpoint import CheckpointError, load_checkpoint
 from dxmi.data import DataError
-from dxmi.rundir import RunDirError
+from dxmi.runs.rundir import RunDirError
 
 # The demo config, shortened: a smaller teacher and 400 DxMI iterations at T = 4, with linear
 # timestep spacing. The demo's quadratic spacing ends lower but starts slower, so a few hundred
@@ -175,7 +175,7 @@ def test_train_from_an_array_in_any_dimension(tmp_path, tiny_overrides):
 
 
 def test_teacher_depends_on_the_seed_not_on_the_global_rng(tiny_overrides):
-    from dxmi.training import train_teacher
+    from dxmi.runs.teachers import train_teacher
 
     config = load_config(None, tiny_overrides + ["teacher.iterations=5"])
     data = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))

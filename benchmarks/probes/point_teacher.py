@@ -25,8 +25,9 @@ def _job(name: str, spec: dict, dataset: str, seed: int, n: int) -> dict:
     from dxmi.data import Standardizer
     from dxmi.diffusion import sample
     from dxmi.metrics import precision_recall, sliced_wasserstein
-    from dxmi.model import build_policy
-    from dxmi.training import load_run_data, train_teacher
+    from dxmi.models.factories import build_policy
+    from dxmi.runs.points import load_run_data
+    from dxmi.runs.teachers import train_teacher
 
     torch.set_num_threads(1)
     source = [f"data.name={dataset}"]

@@ -24,21 +24,25 @@ from dxmi._version import __version__
 _EXPORTS = {
     "Config": "dxmi.config",
     "load_config": "dxmi.config",
-    "DxMIDetector": "dxmi.detector",
-    "DxMIModel": "dxmi.model",
+    "DxMIDetector": "dxmi.detect.points",
+    "DxMIModel": "dxmi.models.points",
+    "ImageDxMIDetector": "dxmi.detect.images",
+    "ImageSampler": "dxmi.models.images",
     # diffusers loads a saved pipeline's components by (library, class): ("dxmi", "DxMIScheduler")
-    "DxMIPipeline": "dxmi.pipeline",
-    "DxMIScheduler": "dxmi.pipeline",
-    "evaluate_run": "dxmi.training",
-    "train": "dxmi.training",
+    "DxMIPipeline": "dxmi.models.pipeline",
+    "DxMIScheduler": "dxmi.models.pipeline",
+    "evaluate_run": "dxmi.runs.points",
+    "train": "dxmi.runs.points",
 }
 
 if TYPE_CHECKING:
     from dxmi.config import Config, load_config
-    from dxmi.detector import DxMIDetector
-    from dxmi.model import DxMIModel
-    from dxmi.pipeline import DxMIPipeline, DxMIScheduler
-    from dxmi.training import evaluate_run, train
+    from dxmi.detect.images import ImageDxMIDetector
+    from dxmi.detect.points import DxMIDetector
+    from dxmi.models.images import ImageSampler
+    from dxmi.models.pipeline import DxMIPipeline, DxMIScheduler
+    from dxmi.models.points import DxMIModel
+    from dxmi.runs.points import evaluate_run, train
 
 
 def __getattr__(name: str):
@@ -55,6 +59,8 @@ __all__ = [
     "DxMIModel",
     "DxMIPipeline",
     "DxMIScheduler",
+    "ImageDxMIDetector",
+    "ImageSampler",
     "__version__",
     "evaluate_run",
     "load_config",

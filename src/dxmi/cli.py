@@ -64,8 +64,8 @@ def cmd_config(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from dxmi.config import load_config
-    from dxmi.evaluation import TeacherWarning
-    from dxmi.training import train
+    from dxmi.runs.evaluation import TeacherWarning
+    from dxmi.runs.points import train
 
     config = load_config(args.config, args.set)
     with warnings.catch_warnings():  # printed below the table instead
@@ -88,7 +88,7 @@ def _image_sampler_dir(run: str) -> Path | None:
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
     from dxmi.config import ImageConfig, load_config
-    from dxmi.image_training import pretrain
+    from dxmi.runs.images import pretrain
 
     config = load_config(args.config, args.set, cls=ImageConfig)
     teacher = pretrain(config, args.out, resume=args.resume, overwrite=args.overwrite)
@@ -101,7 +101,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 
 def cmd_finetune(args: argparse.Namespace) -> None:
     from dxmi.config import ImageConfig, load_config
-    from dxmi.image_training import finetune
+    from dxmi.runs.images import finetune
 
     config = load_config(args.config, args.set, cls=ImageConfig)
     finetune(config, args.teacher, args.out, resume=args.resume, overwrite=args.overwrite)
@@ -122,12 +122,12 @@ def cmd_finetune(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from dxmi.model import DxMIModel
+    from dxmi.models.points import DxMIModel
 
     _count(args.n)
     folder = _image_sampler_dir(args.run)
     if folder is not None:
-        from dxmi.image_training import ImageSampler
+        from dxmi.models.images import ImageSampler
         from dxmi.plots import save_image_grid
 
         out = _output(args.out, (".npz", ".png"), "images")
@@ -154,7 +154,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_energy(args: argparse.Namespace) -> None:
-    from dxmi.model import DxMIModel
+    from dxmi.models.points import DxMIModel
 
     out = _output(args.out, (".npy", ".csv"), "energies")
     model = DxMIModel.load(args.run)
@@ -164,8 +164,8 @@ def cmd_energy(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from dxmi.model import DxMIModel
-    from dxmi.training import ARRAY, evaluate_run, load_run_data, load_run_teacher
+    from dxmi.models.points import DxMIModel
+    from dxmi.runs.points import ARRAY, evaluate_run, load_run_data, load_run_teacher
 
     out = _output(args.out, (".json",), "metrics") if args.out else None
     model = DxMIModel.load(args.run)
@@ -178,7 +178,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         data = load_run_data(model.config)
     if data.dim != model.dim:
         raise DataError(f"{args.data}: {data.dim} features, the model expects {model.dim}")
-    from dxmi.evaluation import TeacherWarning
+    from dxmi.runs.evaluation import TeacherWarning
 
     teacher = load_run_teacher(args.run, model.config, model.dim)
     with warnings.catch_warnings():  # printed below the table instead
@@ -192,7 +192,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_detect_fit(args: argparse.Namespace) -> None:
-    from dxmi.detector import detector_from_config
+    from dxmi.detect.points import detector_from_config
 
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise UsageError(f"--out {args.out}: is a file; name a folder for the detector")
@@ -208,7 +208,7 @@ def cmd_detect_fit(args: argparse.Namespace) -> None:
 
 
 def cmd_detect_score(args: argparse.Namespace) -> None:
-    from dxmi.detector import DxMIDetector
+    from dxmi.detect.points import DxMIDetector
 
     out = _output(args.out, (), "scores")
     det = DxMIDetector.load(args.detector)
@@ -260,7 +260,7 @@ _TABLE_KEYS = ("precision", "recall", "mmd", "sliced_w2", "hist_kl", "hist_tv", 
 
 
 def _print_metrics(m: dict) -> None:
-    from dxmi.evaluation import TABLE_ROWS, row_kind
+    from dxmi.runs.evaluation import TABLE_ROWS, row_kind
 
     print(
         f"dataset {m['dataset']}, T = {m['steps']}, {m['variant']} variant, "
@@ -383,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from dxmi.rundir import RunDirError
+    from dxmi.runs.rundir import RunDirError
 
     try:
         args.func(args)

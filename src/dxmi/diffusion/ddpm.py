@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Sequence
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from dxmi.ema import make_ema
 
@@ -86,6 +84,15 @@ class Plateau:
         model.train(was)
         return loss
 
+    def state_dict(self) -> dict:
+        best = None if self.best == float("inf") else self.best  # JSON has no infinity
+        return {"best": best, "since": self.since, "dropped": self.dropped, "history": self.history}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = float("inf") if state["best"] is None else float(state["best"])
+        self.since, self.dropped = int(state["since"]), int(state["dropped"])
+        self.history = [float(v) for v in state["history"]]
+
     def step(self, iteration: int, model: nn.Module, opt: torch.optim.Optimizer) -> bool:
         """Check at every `every`-th iteration; True when training should stop."""
         if iteration % self.every:
@@ -107,61 +114,110 @@ class Plateau:
         return False
 
 
-def train_ddpm(
-    eps_model: nn.Module,
-    data: torch.Tensor,
-    alphas_cumprod: torch.Tensor,
-    *,
-    iterations: int,
-    batch_size: int,
-    lr: float,
-    ema_decay: float,
-    seed: int,
-    timesteps: Sequence[int] | None = None,
-    progress: bool = True,
-    desc: str = "teacher",
-    max_minutes: float = 0.0,
-    lr_schedule: str = "constant",
-    plateau: dict | None = None,
-) -> tuple[nn.Module, list[float]]:
-    """Train `eps_model` on `data` (N, D) and return its EMA copy and the loss per iteration.
+class DDPMTrainer:
+    """DDPM epsilon-prediction training one iteration at a time: `dxmi.runs.loop.run_loop` drives
+    it for the point teachers, the image teachers and the DDPM-T baseline, in memory or in a
+    resumable run directory (`state_dict` holds the RNG, optimiser and schedule states).
 
     `timesteps` restricts training to those noise levels (the DDPM-T baseline); by default every
     timestep of the schedule is used. `lr_schedule`: "constant"; "cosine" decays the rate to 0
     over `iterations`; "plateau" lets `Plateau` (built with the `plateau` keyword arguments)
-    lower the rate and end training before `iterations`, which is then the cap.
+    lower the rate and end training before `iterations` (`finished`), which is then the cap.
+    The model is prepared by `acc`; the EMA copy (`ema.module`) is the teacher.
     """
-    device = data.device
-    alphas_cumprod = alphas_cumprod.to(device)
-    pool = torch.arange(len(alphas_cumprod), device=device)
-    if timesteps is not None:
-        pool = torch.as_tensor(list(timesteps), device=device)
-    gen = torch.Generator(device).manual_seed(seed)
-    opt = torch.optim.Adam(eps_model.parameters(), lr=lr)
-    sched, stopper = None, None
-    if lr_schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(iterations, 1))
-    elif lr_schedule == "plateau":
-        stopper = Plateau(data, alphas_cumprod, pool, seed=seed, **(plateau or {}))
-    elif lr_schedule != "constant":
-        raise ValueError(f"lr_schedule must be constant, cosine or plateau, not {lr_schedule!r}")
-    ema = make_ema(eps_model, ema_decay)
-    losses = []
-    began = time.perf_counter()
-    bar = tqdm(range(iterations), desc=desc, disable=not progress, leave=False)
-    for it in bar:
-        idx = torch.randint(len(data), (batch_size,), generator=gen, device=device)
-        loss = ddpm_loss(eps_model, data[idx], alphas_cumprod, pool, gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
-        ema.update_parameters(eps_model)
-        losses.append(loss.item())
-        if stopper is not None and stopper.step(it + 1, ema.module, opt):
-            break
-        if 0 < max_minutes < (time.perf_counter() - began) / 60:
-            break
-    bar.close()
-    return copy.deepcopy(ema.module).eval(), losses
+
+    def __init__(
+        self,
+        eps_model: nn.Module,
+        alphas_cumprod: torch.Tensor,
+        acc,
+        *,
+        iterations: int,
+        batch_size: int,
+        lr: float,
+        ema_decay: float,
+        seed: int,
+        timesteps: Sequence[int] | None = None,
+        lr_schedule: str = "constant",
+        plateau: dict | None = None,
+    ) -> None:
+        if lr_schedule not in ("constant", "cosine", "plateau"):
+            raise ValueError(f"lr_schedule must be constant, cosine or plateau: {lr_schedule!r}")
+        self.acc, device = acc, acc.device
+        self.alphas_cumprod = alphas_cumprod.to(device)
+        self.pool = torch.arange(len(alphas_cumprod), device=device)
+        if timesteps is not None:
+            self.pool = torch.as_tensor(list(timesteps), device=device)
+        # one stream per process, its state checkpointed: exact resume, and the in-memory
+        # teacher draws what the stream seeded by `seed` gives
+        self.gen = torch.Generator(device).manual_seed(seed + _PROCESS_STRIDE * acc.process_index)
+        self.seed, self.batch_size = seed, batch_size
+        self.ema = make_ema(eps_model, ema_decay)
+        self.model, self.opt = acc.prepare(
+            eps_model, torch.optim.Adam(eps_model.parameters(), lr=lr)
+        )
+        self.sched = None
+        if lr_schedule == "cosine":
+            self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+                self.opt, T_max=max(iterations, 1)
+            )
+        self.plateau = plateau if lr_schedule == "plateau" else None
+        self.stopper: Plateau | None = None
+        self._plateau_state: dict | None = None  # a resumed stopper's, until it is built
+        self.iteration_count = 0
+        self.finished = False  # the plateau check ended training
+
+    def iteration(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One step on a batch drawn from `x` (N, ...); the loss stays on the device (no host
+        sync: `run_loop` reads it when it logs)."""
+        if self.plateau is not None and self.stopper is None:  # its probe set is drawn from x
+            self.stopper = Plateau(
+                x, self.alphas_cumprod, self.pool, seed=self.seed, **self.plateau
+            )
+            if self._plateau_state is not None:
+                self.stopper.load_state_dict(self._plateau_state)
+        idx = torch.randint(len(x), (self.batch_size,), generator=self.gen, device=x.device)
+        with self.acc.autocast():
+            loss = ddpm_loss(self.model, x[idx], self.alphas_cumprod, self.pool, self.gen)
+        self.opt.zero_grad(set_to_none=True)
+        self.acc.backward(loss)
+        self.opt.step()
+        if self.sched is not None:
+            self.sched.step()
+        self.ema.update_parameters(self.acc.unwrap_model(self.model))
+        self.iteration_count += 1
+        if self.stopper is not None:
+            self.finished = self.stopper.step(self.iteration_count, self.ema.module, self.opt)
+        return {"loss": loss.detach()}
+
+    @property
+    def teacher(self) -> nn.Module:
+        """A copy of the EMA weights, in eval mode."""
+        return copy.deepcopy(self.ema.module).eval()
+
+    def state_dict(self) -> dict:
+        state = {
+            "iteration": self.iteration_count,
+            "model": self.acc.unwrap_model(self.model).state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt": self.opt.state_dict(),
+            "rng": self.gen.get_state(),
+        }
+        if self.sched is not None:
+            state["sched"] = self.sched.state_dict()
+        if self.stopper is not None:
+            state["plateau"] = self.stopper.state_dict()
+        return copy.deepcopy(state)
+
+    def load_state_dict(self, state: dict) -> None:
+        self.iteration_count = int(state["iteration"])
+        self.acc.unwrap_model(self.model).load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt.load_state_dict(state["opt"])
+        self.gen.set_state(state["rng"].cpu())
+        if self.sched is not None:
+            self.sched.load_state_dict(state["sched"])
+        self._plateau_state = state.get("plateau")
+
+
+_PROCESS_STRIDE = 1_000_003  # keeps the streams of different processes apart

@@ -75,7 +75,8 @@ def step_mean(
     c, t: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, clip_x0: float, eta: float
 ) -> torch.Tensor:
     """The mean of step t (N,) from x_t and the predicted eps; `c` holds the tensors of
-    `step_coefficients`. Shared by the policy and the diffusers scheduler (`dxmi.pipeline`)."""
+    `step_coefficients`. Shared by the policy and the diffusers scheduler
+    (`dxmi.models.pipeline`)."""
     shape = (-1,) + (1,) * (x.dim() - 1)
     if clip_x0 > 0 or eta != 1.0:
         ab = c.alphas_cumprod[t].view(shape)

@@ -14,18 +14,10 @@ import numpy as np
 import torch
 
 
-def linear_alphas_cumprod(
-    num_train_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02
-) -> torch.Tensor:
-    """alpha-bar of the DDPM linear beta schedule (Ho et al. 2020), float64, shape (N,)."""
-    betas = torch.linspace(beta_start, beta_end, num_train_timesteps, dtype=torch.float64)
-    return torch.cumprod(1.0 - betas, dim=0)
-
-
-@dataclass
+@dataclass(frozen=True)
 class Schedule:
-    """A DDPM noise schedule as diffusers' schedulers describe it (the image teachers'; the
-    point teachers use `linear_alphas_cumprod`, the same linear schedule in float64 betas)."""
+    """The DDPM noise schedule of a teacher, point or image, in the terms of diffusers'
+    `DDPMScheduler` config (so an image teacher's folder round-trips through it)."""
 
     num_train_timesteps: int = 1000
     beta_start: float = 1e-4
@@ -33,11 +25,17 @@ class Schedule:
     beta_schedule: str = "linear"
 
     def alphas_cumprod(self) -> torch.Tensor:
-        """alpha-bar, float64, through diffusers' own DDPMScheduler (any beta_schedule)."""
+        """alpha-bar, float64, shape (num_train_timesteps,). The linear schedule (Ho et al.
+        2020) is computed here with float64 betas; any other `beta_schedule` through diffusers'
+        own DDPMScheduler."""
+        if self.beta_schedule == "linear":
+            betas = torch.linspace(
+                self.beta_start, self.beta_end, self.num_train_timesteps, dtype=torch.float64
+            )
+            return torch.cumprod(1.0 - betas, dim=0)
         from diffusers import DDPMScheduler
 
-        sched = DDPMScheduler(**self.to_dict())
-        return sched.alphas_cumprod.double()
+        return DDPMScheduler(**self.to_dict()).alphas_cumprod.double()
 
     def to_dict(self) -> dict:
         return dict(

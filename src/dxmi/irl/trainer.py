@@ -65,6 +65,8 @@ class DxMITrainer:
     `value` is None for the shared variant (the energy network is the value).
     """
 
+    finished = False  # DxMI runs its full budget (`run_loop` asks every trainer)
+
     def __init__(
         self,
         policy: GaussianPolicy,

@@ -32,8 +32,8 @@ from dxmi.config import (
     coerce_value,
     read_yaml_mapping,
 )
-from dxmi.detector_base import EnergyDetector
-from dxmi.model import DxMIModel
+from dxmi.detect.base import EnergyDetector
+from dxmi.models.points import DxMIModel
 
 DETECTOR_FILE = "detector.json"
 
@@ -122,28 +122,7 @@ class DxMIDetector(EnergyDetector):
         device: str = "auto",
         verbose: bool = False,
     ) -> None:
-        self.steps = steps
-        self.iterations = iterations
-        self.teacher_iterations = teacher_iterations
-        self.batch_size = batch_size
-        self.hidden = hidden
-        self.layers = layers
-        self.energy_hidden = energy_hidden
-        self.energy_layers = energy_layers
-        self.tau1 = tau1
-        self.tau2 = tau2
-        self.gamma = gamma
-        self.sampler_lr = sampler_lr
-        self.sigma_lr = sigma_lr
-        self.energy_lr = energy_lr
-        self.value_lr = value_lr
-        self.energy_grad_clip = energy_grad_clip
-        self.ema_decay = ema_decay
-        self.standardize = standardize
-        self.contamination = contamination
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        self._keep_params(locals())
 
     # ------------------------------------------------------------------------------------------
     def to_config(self) -> Config:
@@ -172,7 +151,7 @@ class DxMIDetector(EnergyDetector):
 
     def fit(self, X, y=None) -> DxMIDetector:
         """Train on normal rows X (n_samples, n_features); `y` is ignored (unsupervised)."""
-        from dxmi.training import fit_points  # training pulls in accelerate and tensorboard
+        from dxmi.runs.points import fit_points  # training pulls in accelerate and tensorboard
 
         X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
         config = self.to_config()

@@ -1,8 +1,8 @@
 """The detector family's base classes: PyOD's conventions (``decision_function`` = energy,
 higher is more anomalous; ``threshold_`` from ``contamination``; ``labels_``, ``predict``,
 ``predict_proba``, ``predict_confidence``) for rows (`EnergyDetector`) and for images
-(`ImageEnergyDetector`). The DxMI detectors (`dxmi.detector`, `dxmi.image_detector`) and the
-Langevin baselines (`dxmi.baselines`) derive from them."""
+(`ImageEnergyDetector`). The DxMI detectors (`dxmi.detect.points`, `dxmi.detect.images`) and the
+Langevin baselines (`dxmi.detect.langevin`) derive from them."""
 
 from __future__ import annotations
 
@@ -18,6 +18,13 @@ class EnergyDetector(BaseEstimator):
     A subclass implements `fit` (ending with `self._set_threshold(training scores)`) and
     `_energy(X)` on validated rows.
     """
+
+    def _keep_params(self, params: dict) -> None:
+        """Store the `__init__` arguments (``locals()``) under their own names, and nothing
+        else: scikit-learn's rule for estimators (`get_params` reads them back)."""
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
 
     def _check_contamination(self) -> None:
         if not 0 < self.contamination <= 0.5:

@@ -1,7 +1,5 @@
-"""The trained artifact: a few-step sampler plus its energy, in data units, saved and loaded.
-
-`build_*` are the plain factories that turn a config into networks (no string imports).
-"""
+"""The trained point artifact: a few-step sampler plus its energy, in data units, saved and
+loaded (`DxMIModel`)."""
 
 from __future__ import annotations
 
@@ -13,63 +11,12 @@ import torch
 from torch import nn
 
 from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
-from dxmi.config import Config, ConfigError, EnergyNetworkConfig, from_dict, to_dict
+from dxmi.config import Config, ConfigError, from_dict, to_dict
 from dxmi.data import DataError, Standardizer, check_points
-from dxmi.diffusion import GaussianPolicy, linear_alphas_cumprod, rollout, select_timesteps
-from dxmi.networks import EnergyMLP, EpsilonMLP
+from dxmi.diffusion import GaussianPolicy, rollout
+from dxmi.models.factories import build_energy, build_eps_model, build_policy
 
 MODEL_STEM = "model"
-
-
-def build_eps_model(config: Config, dim: int) -> EpsilonMLP:
-    net = config.sampler
-    return EpsilonMLP(
-        dim,
-        hidden=net.hidden,
-        layers=net.layers,
-        time_embedding=net.time_embedding,
-        fourier_features=net.fourier_features,
-        fourier_scale=net.fourier_scale,
-    )
-
-
-def build_policy(config: Config, eps_model: nn.Module) -> GaussianPolicy:
-    t = config.teacher
-    alphas_cumprod = linear_alphas_cumprod(t.num_train_timesteps, t.beta_start, t.beta_end)
-    timesteps = select_timesteps(
-        t.num_train_timesteps, config.dxmi.steps, config.dxmi.timestep_spacing
-    )
-    return GaussianPolicy(
-        eps_model,
-        alphas_cumprod,
-        timesteps,
-        last_sigma=config.dxmi.last_sigma,
-        learn_last_sigma=config.dxmi.learn_last_sigma,
-        clip_x0=config.dxmi.clip_x0,
-        eta=config.dxmi.eta,
-    )
-
-
-def build_energy(config: Config, dim: int) -> EnergyMLP:
-    return EnergyMLP(dim, **energy_mlp_kwargs(config.dxmi.energy))
-
-
-def energy_mlp_kwargs(net: EnergyNetworkConfig) -> dict:
-    """The `EnergyMLP` arguments of an energy network section (no time embedding)."""
-    return {
-        "hidden": net.hidden,
-        "layers": net.layers,
-        "fourier_features": net.fourier_features,
-        "fourier_scale": net.fourier_scale,
-    }
-
-
-def build_value(config: Config, dim: int) -> EnergyMLP | None:
-    """The time-conditioned value V(x, t) of the separate variant; None for the shared one."""
-    if config.dxmi.variant == "shared":
-        return None
-    net = config.dxmi.energy
-    return EnergyMLP(dim, **energy_mlp_kwargs(net), time_embedding=net.time_embedding)
 
 
 @dataclass

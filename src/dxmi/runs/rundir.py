@@ -16,6 +16,7 @@ import shutil
 import socket
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 from dxmi.atomic import atomic_write, write_json
 from dxmi.config import ConfigError, load_config, save_config, to_dict
@@ -127,6 +128,14 @@ class RunDir:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class RunKind(NamedTuple):
+    """What a kind of run may not change on resume: its config `sections`, apart from the
+    (section, key) pairs in `free`."""
+
+    sections: tuple[str, ...]
+    free: frozenset[tuple[str, str]] = frozenset()
 
 
 def open_run(

@@ -21,7 +21,6 @@ import copy
 import json
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,35 +30,35 @@ from accelerate.utils import set_seed
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.tensorboard import SummaryWriter
-from tqdm.auto import tqdm
 
 from dxmi.atomic import write_json
-from dxmi.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sha256
+from dxmi.checkpoint import save_checkpoint
 from dxmi.config import ImageConfig, to_dict
 from dxmi.data.images import ImageData, load_images
 from dxmi.data.points import DataError
-from dxmi.diffusion import GaussianPolicy, rollout, select_timesteps
-from dxmi.diffusion.ddpm import ddpm_loss
+from dxmi.diffusion.ddpm import DDPMTrainer
 from dxmi.diffusion.schedules import Schedule
-from dxmi.ema import make_ema
-from dxmi.irl.trainer import DxMITrainer, iteration_generator
-from dxmi.loop import TimeLimit, run_loop
-from dxmi.networks.conv_energy import ConvEnergy
+from dxmi.irl.trainer import DxMITrainer
+from dxmi.models.factories import build_conv_energy, build_image_policy, build_schedule
+from dxmi.models.images import ImageSampler
 from dxmi.networks.unet import UNetEpsilon, build_unet, load_unet_teacher
 from dxmi.plots import plot_curves, save_image_chain, save_image_grid
-from dxmi.rundir import (
+from dxmi.runs.loop import LoopSettings, in_run, run_loop
+from dxmi.runs.rundir import (
     RunDir,
     RunDirError,
+    RunKind,
     check_run_config,
-    log_record,
-    open_run,
-    read_history,
 )
 
-PRETRAIN_SECTIONS = ("data", "unet", "teacher")
-PRETRAIN_FREE = {("teacher", "iterations"), ("teacher", "max_minutes")}  # may change on resume
-FINETUNE_SECTIONS = ("data", "teacher", "dxmi", "energy")
-FINETUNE_FREE = {("dxmi", "iterations"), ("dxmi", "max_minutes")}
+# what a resumed run must keep; the budgets may change
+PRETRAIN = RunKind(
+    ("data", "unet", "teacher"), frozenset({("teacher", "iterations"), ("teacher", "max_minutes")})
+)
+FINETUNE = RunKind(
+    ("data", "teacher", "dxmi", "energy"),
+    frozenset({("dxmi", "iterations"), ("dxmi", "max_minutes")}),
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,194 +90,9 @@ def _square_size(data: ImageData, source: str) -> int:
     return h
 
 
-def build_image_policy(config: ImageConfig, unet: nn.Module, schedule: Schedule) -> GaussianPolicy:
-    """The T-step policy whose mean is the teacher's DDPM posterior step (notes, section 6)."""
-    timesteps = select_timesteps(
-        schedule.num_train_timesteps, config.dxmi.steps, config.dxmi.timestep_spacing
-    )
-    return GaussianPolicy(
-        UNetEpsilon(unet),
-        schedule.alphas_cumprod(),
-        timesteps,
-        last_sigma=config.dxmi.last_sigma,
-        learn_last_sigma=config.dxmi.learn_last_sigma,
-        clip_x0=config.dxmi.clip_x0,
-        eta=config.dxmi.eta,
-    )
-
-
-def build_conv_energy(config: ImageConfig, channels: int, value: bool = False) -> ConvEnergy:
-    """The energy E(x), or (value=True) the separate variant's value V(x, t)."""
-    e = config.energy
-    return ConvEnergy(channels, e.channels, time_embedding=e.time_embedding if value else 0)
-
-
 def _training_images(data: ImageData, flip: bool, device) -> torch.Tensor:
     x = torch.from_numpy(data.train).to(device)
     return torch.cat([x, x.flip(-1)]) if flip else x  # flips as a fixed doubling of the data
-
-
-# ---------------------------------------------------------------------------------------------
-# the exported sampler
-
-
-@dataclass
-class ImageSampler:
-    """A few-step image sampler: the policy (UNet mean, learned sigmas) and the image shape."""
-
-    policy: GaussianPolicy
-    shape: tuple[int, int, int]
-    schedule: Schedule
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.policy.parameters()).device
-
-    @property
-    def steps(self) -> int:
-        return self.policy.steps
-
-    @torch.no_grad()
-    def chain(self, n: int, seed: int = 0) -> np.ndarray:
-        """Every state of n chains, (T + 1, n, C, H, W): [0] noise, [T] the images."""
-        return self._chain(n, torch.Generator(self.device).manual_seed(seed)).cpu().numpy()
-
-    def _chain(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        x0 = torch.randn((n, *self.shape), generator=gen, device=self.device)
-        return rollout(self.policy.eval(), x0, gen)
-
-    @torch.no_grad()
-    def sample(self, n: int, seed: int = 0, batch_size: int = 500) -> np.ndarray:
-        """n images (n, C, H, W), clipped to [-1, 1]; the same seed and batch size give the same
-        images. One generator serves every batch, so draws with different seeds share none."""
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        gen = torch.Generator(self.device).manual_seed(seed)
-        parts = [
-            self._chain(min(batch_size, n - i), gen)[-1].cpu().numpy()
-            for i in range(0, n, batch_size)
-        ]
-        return np.clip(np.concatenate(parts), -1, 1)
-
-    def save(self, folder: str | Path) -> None:
-        """`folder`/unet (diffusers layout) and `folder`/sampler.json, replaced atomically; the
-        record holds the SHA-256 of the UNet's weights, checked by `load`."""
-        folder = Path(folder)
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        self.to_pipeline().save_pretrained(tmp)  # unet/, scheduler/, model_index.json
-        record = {
-            "format": SAMPLER_FORMAT,
-            "shape": list(self.shape),
-            "timesteps": [int(t) for t in self.policy.timesteps.tolist()],
-            "log_sigma": self.policy.log_sigma.detach().cpu().tolist(),
-            "learned_sigmas": int(self.policy.log_sigma_learned.numel()),
-            "clip_x0": self.policy.clip_x0,
-            "eta": self.policy.eta,
-            "schedule": self.schedule.to_dict(),
-            "unet_sha256": sha256(tmp / "unet" / UNET_WEIGHTS),
-        }
-        (tmp / "sampler.json").write_text(json.dumps(record, indent=1))
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.replace(folder)
-
-    def to_pipeline(self):
-        """This sampler as a diffusers `DxMIPipeline` (`dxmi.pipeline`): the same images for the
-        same generator seed."""
-        from dxmi.pipeline import DxMIPipeline, DxMIScheduler
-
-        p = self.policy
-        scheduler = DxMIScheduler(
-            **self.schedule.to_dict(),
-            timesteps=[int(t) for t in p.timesteps.tolist()],
-            sigmas=p.log_sigma.detach().exp().cpu().tolist(),
-            clip_x0=float(p.clip_x0),
-            eta=float(p.eta),
-        )
-        return DxMIPipeline(unet=p.eps_model.unet, scheduler=scheduler)
-
-    @classmethod
-    def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> ImageSampler:
-        """A sampler that `save` (or `dxmi finetune`) wrote; a one-line `CheckpointError` for
-        anything else (a record that disagrees with itself or with its UNet included)."""
-        folder = Path(folder)
-        meta_path = folder / "sampler.json"
-        if not meta_path.is_file():
-            raise CheckpointError(f"{folder}: no sampler.json - not an exported dxmi sampler")
-        try:
-            meta = json.loads(meta_path.read_text())
-            schedule = Schedule(**meta["schedule"])
-            timesteps, log_sigma = list(meta["timesteps"]), list(meta["log_sigma"])
-            n_learned, shape = meta["learned_sigmas"], tuple(meta["shape"])
-            clip_x0 = float(meta["clip_x0"])
-            eta = float(meta.get("eta", 1.0))  # samplers exported before eta existed: posterior
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-            raise CheckpointError(f"{meta_path}: unusable sampler record ({err})") from None
-        _check_sampler_record(meta_path, meta, schedule, timesteps, log_sigma, n_learned, shape)
-        if not 0.0 <= eta <= 1.0:
-            raise CheckpointError(f"{meta_path}: eta must be in [0, 1], got {eta}")
-        if not (np.isfinite(clip_x0) and clip_x0 >= 0):
-            raise CheckpointError(f"{meta_path}: clip_x0 must be >= 0, got {clip_x0}")
-        weights = folder / "unet" / UNET_WEIGHTS
-        if "unet_sha256" in meta and weights.is_file() and sha256(weights) != meta["unet_sha256"]:
-            raise CheckpointError(f"{weights}: corrupt or does not match sampler.json (hash)")
-        unet, _ = load_unet_teacher(folder / "unet")
-        size = unet.config.sample_size
-        size = size if isinstance(size, int) else size[0]
-        if shape != (unet.config.in_channels, size, size):
-            raise CheckpointError(
-                f"{meta_path}: shape {list(shape)}, but its UNet makes "
-                f"{[unet.config.in_channels, size, size]}"
-            )
-        policy = GaussianPolicy(
-            UNetEpsilon(unet),
-            schedule.alphas_cumprod(),
-            timesteps,
-            learn_last_sigma=n_learned == len(timesteps),
-            clip_x0=clip_x0,
-            eta=eta,
-        )
-        with torch.no_grad():
-            values = torch.tensor(log_sigma)
-            policy.log_sigma_learned.copy_(values[:n_learned])
-            policy.log_sigma_last.copy_(values[n_learned:])
-        return cls(policy.to(device).eval(), shape, schedule)  # type: ignore[arg-type]
-
-
-SAMPLER_FORMAT = 2  # 2 added unet_sha256; format 1 records load without the hash check
-UNET_WEIGHTS = "diffusion_pytorch_model.safetensors"
-
-
-def _check_sampler_record(
-    path: Path, meta: dict, schedule: Schedule, timesteps, log_sigma, n_learned, shape
-) -> None:
-    """Types, ranges, order and agreement of a sampler.json: an edited record is refused, not
-    sampled (timesteps run from noise to data: strictly decreasing, in [0, num_train_timesteps))."""
-
-    def bad(why: str) -> CheckpointError:
-        return CheckpointError(f"{path}: {why}")
-
-    if meta.get("format") not in (1, SAMPLER_FORMAT):
-        raise bad(f"unsupported sampler format {meta.get('format')!r}")
-    if meta.get("format") == SAMPLER_FORMAT and not isinstance(meta.get("unet_sha256"), str):
-        raise bad("no unet_sha256")
-    n = schedule.num_train_timesteps
-    if not (isinstance(n, int) and n > 0 and 0 < schedule.beta_start <= schedule.beta_end < 1):
-        raise bad(f"unusable schedule {schedule.to_dict()}")
-    if not timesteps or not all(isinstance(t, int) and not isinstance(t, bool) for t in timesteps):
-        raise bad(f"timesteps must be a non-empty list of integers, got {timesteps}")
-    if not all(0 <= t < n for t in timesteps):
-        raise bad(f"timesteps must lie in [0, {n}), got {timesteps}")
-    if any(a <= b for a, b in zip(timesteps, timesteps[1:])):
-        raise bad(f"timesteps must strictly decrease (noise to data), got {timesteps}")
-    if len(log_sigma) != len(timesteps):
-        raise bad(f"{len(timesteps)} timesteps but {len(log_sigma)} sigmas")
-    if not all(isinstance(v, (int, float)) and np.isfinite(v) for v in log_sigma):
-        raise bad(f"log_sigma must be finite numbers, got {log_sigma}")
-    if not (isinstance(n_learned, int) and n_learned in (len(timesteps) - 1, len(timesteps))):
-        raise bad(f"learned_sigmas must be {len(timesteps) - 1} or {len(timesteps)}")
-    if not (len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)):
-        raise bad(f"shape must be [channels, height, width], got {list(shape)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,20 +106,13 @@ def pretrain(
     out = Path(out_dir)
     data = load_image_run_data(config)
     size = _square_size(data, config.data.path or config.data.name)
-    acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
-    run = open_run(
-        out,
-        config,
-        resume=resume,
-        overwrite=overwrite,
-        sections=PRETRAIN_SECTIONS,
-        free=PRETRAIN_FREE,
-        inputs=[config.data.path],
-        owner=acc.is_main_process,
-    )
-    with run:
-        acc.wait_for_everyone()
+
+    def body(run: RunDir, acc: Accelerator) -> Path:
         return _pretrain(config, run, data, size, acc)
+
+    return in_run(
+        out, config, PRETRAIN, [config.data.path], body, resume=resume, overwrite=overwrite
+    )
 
 
 def _pretrain(config: ImageConfig, run: RunDir, data: ImageData, size: int, acc) -> Path:
@@ -314,7 +121,7 @@ def _pretrain(config: ImageConfig, run: RunDir, data: ImageData, size: int, acc)
     out, main = run.path, acc.is_main_process
     set_seed(config.run.seed)
     t = config.teacher
-    schedule = Schedule(t.num_train_timesteps, t.beta_start, t.beta_end)
+    schedule = build_schedule(t)
     u = config.unet
     try:
         unet = build_unet(
@@ -327,75 +134,33 @@ def _pretrain(config: ImageConfig, run: RunDir, data: ImageData, size: int, acc)
         )
     except ValueError as err:
         raise DataError(f"{config.data.path or config.data.name}: {err}") from None
-    ema = make_ema(unet, t.ema_decay)
-    opt = torch.optim.Adam(unet.parameters(), lr=t.lr)
-    unet, opt = acc.prepare(unet, opt)
-    eps_model = UNetEpsilon(unet)
-    alphas = schedule.alphas_cumprod().to(acc.device)
-    pool = torch.arange(t.num_train_timesteps, device=acc.device)
+    trainer = DDPMTrainer(
+        UNetEpsilon(unet),
+        schedule.alphas_cumprod(),
+        acc,
+        iterations=t.iterations,
+        batch_size=t.batch_size,
+        lr=t.lr,
+        ema_decay=t.ema_decay,
+        seed=config.run.seed,
+    )
     train_x = _training_images(data, config.data.flip, acc.device)
-
-    ckpt, start = out / "checkpoints" / "last", 0
-    if ckpt.with_suffix(".json").is_file():  # a fresh or replaced run directory has none
-        state, _ = load_checkpoint(ckpt)
-        try:
-            acc.unwrap_model(unet).load_state_dict(state["unet"])
-            ema.load_state_dict(state["ema"])
-            opt.load_state_dict(state["opt"])
-            start = int(state["iteration"])
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise CheckpointError(f"{ckpt}.safetensors: does not fit this model ({err})") from None
-    run.start()
-    history = read_history(out / "history.jsonl", start) if main else []
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
-    progress = config.run.progress and main
-    bar = tqdm(
-        range(start, t.iterations),
+    settings = LoopSettings(
+        t.iterations,
+        t.max_minutes,
+        config.run.log_every,
+        config.run.checkpoint_every,
         desc="pretrain",
-        initial=start,
-        total=t.iterations,
-        disable=not progress,
+        progress=config.run.progress and main,
     )
     began = time.perf_counter()
-    limit, done = TimeLimit(t.max_minutes, acc), start
-    for it in bar:
-        g = iteration_generator(config.run.seed, acc.process_index, it, acc.device)
-        idx = torch.randint(len(train_x), (t.batch_size,), generator=g, device=acc.device)
-        with acc.autocast():
-            loss = ddpm_loss(eps_model, train_x[idx], alphas, pool, g)
-        opt.zero_grad(set_to_none=True)
-        acc.backward(loss)
-        opt.step()
-        ema.update_parameters(acc.unwrap_model(unet))
-        step = done = it + 1
-        last = step == t.iterations or limit.reached()
-        logged, saved = step % config.run.log_every == 0, step % config.run.checkpoint_every == 0
-        if logged or saved or last:
-            # checked here, not every step: a host sync per step slows a GPU, and no
-            # checkpoint is written from a diverged step
-            value = loss.item()
-            if not np.isfinite(value):
-                raise RuntimeError(f"pretrain iteration {it}: loss is {value}; lower teacher.lr")
-            if main and (logged or last):
-                log_record(writer, history, out / "history.jsonl", step, {"loss": value})
-                bar.set_postfix(loss=f"{value:.4f}")
-        if saved or last:
-            if main:
-                state = {
-                    "iteration": step,
-                    "unet": acc.unwrap_model(unet).state_dict(),
-                    "ema": ema.state_dict(),
-                    "opt": opt.state_dict(),
-                }
-                save_checkpoint(ckpt, state, {"iteration": step})
-            acc.wait_for_everyone()
-        if last:
-            break
-    bar.close()
+    history = run_loop(trainer, train_x, settings, run, writer)
+    done = trainer.iteration_count
 
     teacher_dir = out / "teacher"
     if main:
-        teacher = copy.deepcopy(ema.module).eval()
+        teacher = trainer.teacher.unet
         tmp = out / "teacher.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         teacher.save_pretrained(tmp)
@@ -430,7 +195,7 @@ def finished_teacher(config: ImageConfig, out_dir: str | Path) -> Path | None:
     out = Path(out_dir)
     if not (out / "metrics.json").is_file():
         return None
-    check_run_config(out, config, PRETRAIN_SECTIONS, PRETRAIN_FREE)
+    check_run_config(out, config, PRETRAIN.sections, set(PRETRAIN.free))
     return out / "teacher"
 
 
@@ -487,28 +252,28 @@ def finetune(
     source = config.data.path or config.data.name
     unet, schedule = load_unet_teacher(teacher)
     _check_teacher_fits(unet, data, teacher, source)
-    acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
-    run = open_run(
-        out,
-        config,
-        resume=resume,
-        overwrite=overwrite,
-        sections=FINETUNE_SECTIONS,
-        free=FINETUNE_FREE,
-        inputs=[config.data.path, teacher],
-        owner=acc.is_main_process,
-    )
-    with run:
-        if run.owner:
-            _record_teacher(out, teacher, resume)
-        acc.wait_for_everyone()
-        return _finetune(config, run, data, unet, schedule, acc, resume)
+
+    def body(run: RunDir, acc: Accelerator) -> ImageSampler:
+        return _finetune(config, run, data, unet, teacher, schedule, acc, resume)
+
+    inputs = [config.data.path, teacher]
+    return in_run(out, config, FINETUNE, inputs, body, resume=resume, overwrite=overwrite)
 
 
 def _finetune(
-    config: ImageConfig, run: RunDir, data: ImageData, unet, schedule: Schedule, acc, resume: bool
+    config: ImageConfig,
+    run: RunDir,
+    data: ImageData,
+    unet,
+    teacher: Path,
+    schedule: Schedule,
+    acc,
+    resume: bool,
 ) -> ImageSampler:
     out, main = run.path, acc.is_main_process
+    if run.owner:
+        _record_teacher(out, teacher, resume)
+    acc.wait_for_everyone()
     set_seed(config.run.seed)
     channels = data.shape[0]
     policy = build_image_policy(config, unet, schedule)
@@ -541,8 +306,8 @@ def _finetune(
         return result
 
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
-    progress = config.run.progress and main
-    history = run_loop(trainer, train_x, config, run, writer, evaluate, "finetune", progress)
+    settings = LoopSettings.dxmi(config, "finetune", config.run.progress and main)
+    history = run_loop(trainer, train_x, settings, run, writer, evaluate)
 
     sampler = ImageSampler(copy.deepcopy(trainer.sampler).eval(), data.shape, schedule)
     final = {"dxmi": sampler}

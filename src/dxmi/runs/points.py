@@ -27,23 +27,27 @@ from torch.utils.tensorboard import SummaryWriter
 from dxmi.checkpoint import load_checkpoint, load_module_state, save_checkpoint
 from dxmi.config import Config, load_config
 from dxmi.data import PointData, Standardizer, check_points, load_data, split_points
-from dxmi.diffusion import linear_alphas_cumprod, sample, train_ddpm
-from dxmi.evaluation import (
+from dxmi.diffusion import sample
+from dxmi.irl.trainer import DxMITrainer
+from dxmi.models.factories import build_energy, build_eps_model, build_policy, build_value
+from dxmi.models.points import DxMIModel
+from dxmi.plots import plot_chain, plot_curves, plot_energy, plot_samples
+from dxmi.runs.evaluation import (
     density_metrics,
     energy_temperature,
     sample_metrics,
     score_rows,
     teacher_samples,
 )
-from dxmi.irl.trainer import DxMITrainer
-from dxmi.loop import run_loop
-from dxmi.model import DxMIModel, build_energy, build_eps_model, build_policy, build_value
-from dxmi.plots import plot_chain, plot_curves, plot_energy, plot_samples
-from dxmi.rundir import RunDir, open_run
+from dxmi.runs.loop import LoopSettings, in_run, run_loop
+from dxmi.runs.rundir import RunDir, RunKind
+from dxmi.runs.teachers import train_teacher
 
 # Sections whose change makes a checkpoint meaningless. dxmi.iterations, eval and run may change.
-_RESUME_FREE = {("dxmi", "iterations"), ("dxmi", "max_minutes")}
-_RESUME_SECTIONS = ("data", "teacher", "sampler", "dxmi")
+_RUN = RunKind(
+    ("data", "teacher", "sampler", "dxmi"),
+    frozenset({("dxmi", "iterations"), ("dxmi", "max_minutes")}),
+)
 
 
 ARRAY = "array"  # data.name recorded for a run trained on points passed to `train`
@@ -69,12 +73,13 @@ def _teacher(
     data: torch.Tensor,
     out: Path,
     given: torch.nn.Module | None,
-    main: bool,
+    acc: Accelerator,
     progress: bool,
 ) -> torch.nn.Module:
     """The epsilon network the sampler starts from: a DDPM teacher (given, or trained once per
     run directory and then reloaded) or random weights. Only the main process writes the file;
-    every process trains the same seeded teacher (and DDP broadcasts rank 0's weights anyway)."""
+    the teacher trains under `acc` (DDP across processes, like the sampler)."""
+    main = acc.is_main_process
     eps_model = build_eps_model(config, data.shape[1]).to(data.device)
     if config.teacher.init == "random":
         return eps_model
@@ -88,7 +93,7 @@ def _teacher(
         state, _ = load_checkpoint(stem)
         load_module_state(eps_model, state["eps_model"], f"{stem}.safetensors")
         return eps_model.to(data.device)
-    ema, losses = train_teacher(config, data, progress=progress)
+    ema, losses = train_teacher(config, data, progress=progress, acc=acc)
     if main:
         save_checkpoint(
             stem,
@@ -96,42 +101,6 @@ def _teacher(
             {"final_loss": float(np.mean(losses[-100:])) if losses else None},
         )
     return ema
-
-
-def train_teacher(
-    config: Config,
-    data: torch.Tensor,
-    *,
-    timesteps: list[int] | None = None,
-    progress: bool = False,
-) -> tuple[torch.nn.Module, list[float]]:
-    """A DDPM epsilon network trained on (standardised) `data` with `config.teacher`'s settings;
-    `timesteps` restricts training to those noise levels (the DDPM-T baseline)."""
-    t = config.teacher
-    # The initial weights come from run.seed alone, not from whatever the global RNG has served
-    # before (a benchmark worker's earlier jobs made its teachers differ between runs).
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.run.seed)
-        eps_model = build_eps_model(config, data.shape[1]).to(data.device)
-    return train_ddpm(
-        eps_model,
-        data,
-        linear_alphas_cumprod(t.num_train_timesteps, t.beta_start, t.beta_end),
-        iterations=t.iterations,
-        batch_size=t.batch_size,
-        lr=t.lr,
-        ema_decay=t.ema_decay,
-        max_minutes=t.max_minutes,
-        lr_schedule=t.lr_schedule,
-        plateau={
-            "every": t.plateau_every,
-            "patience": t.plateau_patience,
-            "tol": t.plateau_tol,
-        },
-        seed=config.run.seed,
-        timesteps=timesteps,
-        progress=progress,
-    )
 
 
 def train(
@@ -156,20 +125,11 @@ def train(
         )
     out = Path(out_dir)
     data = load_run_data(config, points)  # bad data fails here, before the run directory exists
-    acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
-    run = open_run(
-        out,
-        config,
-        resume=resume,
-        overwrite=overwrite,
-        sections=_RESUME_SECTIONS,
-        free=_RESUME_FREE,
-        inputs=[config.data.path],
-        owner=acc.is_main_process,
-    )
-    with run:
-        acc.wait_for_everyone()
+
+    def body(run: RunDir, acc: Accelerator) -> DxMIModel:
         return _train(config, run, data, acc, teacher)
+
+    return in_run(out, config, _RUN, [config.data.path], body, resume=resume, overwrite=overwrite)
 
 
 def _train(
@@ -186,7 +146,7 @@ def _train(
     set_seed(config.run.seed)
     standardizer = Standardizer.fit(data.train, config.data.standardize)
     train_x = torch.from_numpy(standardizer.transform(data.train)).to(acc.device)
-    eps_model = _teacher(config, train_x, out, teacher, main, progress)
+    eps_model = _teacher(config, train_x, out, teacher, acc, progress)
     acc.wait_for_everyone()
     initial_policy = build_policy(config, copy.deepcopy(eps_model)).to(acc.device)
     trainer = DxMITrainer(
@@ -206,7 +166,9 @@ def _train(
         return {**metrics, "postfix": f"{postfix} sliced_w2={metrics['sliced_w2']:.3f}"}
 
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
-    history = run_loop(trainer, train_x, config, run, writer, evaluate, "dxmi", progress)
+    history = run_loop(
+        trainer, train_x, LoopSettings.dxmi(config, "dxmi", progress), run, writer, evaluate
+    )
 
     # ---- export, evaluate, draw
     model = _export(config, trainer, standardizer)
@@ -251,7 +213,7 @@ def fit_points(
     standardizer = Standardizer.fit(x, config.data.standardize)
     train_x = torch.from_numpy(standardizer.transform(x)).to(acc.device)
     if config.teacher.init == "teacher":
-        eps_model, _ = train_teacher(config, train_x, progress=progress)
+        eps_model, _ = train_teacher(config, train_x, progress=progress, acc=acc)
     else:
         eps_model = build_eps_model(config, x.shape[1]).to(acc.device)
     trainer = DxMITrainer(
@@ -262,7 +224,7 @@ def fit_points(
         acc,
         seed=config.run.seed,
     )
-    history = run_loop(trainer, train_x, config, progress=progress)
+    history = run_loop(trainer, train_x, LoopSettings.dxmi(config, "dxmi", progress))
     return _export(config, trainer, standardizer), history
 
 

@@ -24,8 +24,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
 from dxmi.config import ImageConfig, RunConfig, validate
-from dxmi.detector import separate_dxmi_config
-from dxmi.detector_base import ImageEnergyDetector
+from dxmi.detect.base import ImageEnergyDetector
+from dxmi.detect.points import separate_dxmi_config
 
 DETECTOR_STEM = "image_detector"
 
@@ -87,28 +87,7 @@ class ImageDxMIDetector(ImageEnergyDetector):
         device: str = "auto",
         verbose: bool = False,
     ) -> None:
-        self.steps = steps
-        self.iterations = iterations
-        self.teacher_iterations = teacher_iterations
-        self.batch_size = batch_size
-        self.unet_channels = unet_channels
-        self.energy_channels = energy_channels
-        self.tau1 = tau1
-        self.tau2 = tau2
-        self.gamma = gamma
-        self.sampler_lr = sampler_lr
-        self.sigma_lr = sigma_lr
-        self.energy_lr = energy_lr
-        self.value_lr = value_lr
-        self.ema_decay = ema_decay
-        self.energy_ema = energy_ema
-        self.replay_size = replay_size
-        self.replay_fraction = replay_fraction
-        self.pixel_range = pixel_range
-        self.contamination = contamination
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        self._keep_params(locals())
 
     # ------------------------------------------------------------------------------------------
     def to_config(self) -> ImageConfig:
@@ -145,12 +124,12 @@ class ImageDxMIDetector(ImageEnergyDetector):
         from accelerate import Accelerator
         from accelerate.utils import set_seed
 
-        from dxmi.diffusion.ddpm import train_ddpm
-        from dxmi.diffusion.schedules import Schedule
-        from dxmi.image_training import ImageSampler, build_conv_energy, build_image_policy
         from dxmi.irl.trainer import DxMITrainer
-        from dxmi.loop import run_loop
+        from dxmi.models.factories import build_conv_energy, build_image_policy, build_schedule
+        from dxmi.models.images import ImageSampler
         from dxmi.networks.unet import UNetEpsilon
+        from dxmi.runs.loop import LoopSettings, run_loop
+        from dxmi.runs.teachers import train_ddpm
 
         config = self.to_config()
         x = torch.from_numpy(self._validate(X, reset=True))
@@ -160,7 +139,7 @@ class ImageDxMIDetector(ImageEnergyDetector):
         set_seed(self.random_state)
         unet = self._build_unet(config).to(acc.device)
         t = config.teacher
-        schedule = Schedule(t.num_train_timesteps, t.beta_start, t.beta_end)
+        schedule = build_schedule(t)
         if t.iterations > 0:
             teacher, _ = train_ddpm(
                 UNetEpsilon(unet),
@@ -172,6 +151,7 @@ class ImageDxMIDetector(ImageEnergyDetector):
                 ema_decay=0.99,
                 seed=self.random_state,
                 progress=bool(self.verbose),
+                acc=acc,
             )
             unet = teacher.unet
         c = self.image_shape_[0]
@@ -183,7 +163,8 @@ class ImageDxMIDetector(ImageEnergyDetector):
             acc,
             seed=self.random_state,
         )
-        self.history_ = run_loop(trainer, x, config, progress=bool(self.verbose))
+        settings = LoopSettings.dxmi(config, "detector", bool(self.verbose))
+        self.history_ = run_loop(trainer, x, settings)
         self.energy_ = copy.deepcopy(trainer.scoring_energy).eval().requires_grad_(False)
         self.sampler_ = ImageSampler(
             copy.deepcopy(trainer.sampler).eval(), self.image_shape_, schedule
@@ -227,7 +208,7 @@ class ImageDxMIDetector(ImageEnergyDetector):
     @classmethod
     def load(cls, directory: str | Path, device: str = "cpu") -> ImageDxMIDetector:
         """A detector saved by `save` (the energy only: `sample` needs a fitted detector)."""
-        from dxmi.image_training import build_conv_energy
+        from dxmi.models.factories import build_conv_energy
 
         stem = Path(directory) / DETECTOR_STEM
         state, meta = load_checkpoint(stem)

@@ -19,7 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dxmi.data import Standardizer
-from dxmi.detector_base import EnergyDetector, ImageEnergyDetector
+from dxmi.detect.base import EnergyDetector, ImageEnergyDetector
 from dxmi.irl.losses import ebm_loss
 from dxmi.networks import EnergyMLP
 from dxmi.networks.conv_energy import ConvEnergy
@@ -156,19 +156,7 @@ class LangevinEBMDetector(EnergyDetector):
         random_state: int = 0,
         verbose: bool = False,
     ) -> None:
-        self.iterations = iterations
-        self.batch_size = batch_size
-        self.energy_hidden = energy_hidden
-        self.energy_layers = energy_layers
-        self.lr = lr
-        self.gamma = gamma
-        self.langevin_steps = langevin_steps
-        self.step_size = step_size
-        self.max_seconds = max_seconds
-        self.standardize = standardize
-        self.contamination = contamination
-        self.random_state = random_state
-        self.verbose = verbose
+        self._keep_params(locals())
 
     def fit(self, X, y=None) -> LangevinEBMDetector:
         """Train on normal rows X; `y` is ignored."""
@@ -208,18 +196,7 @@ class ImageLangevinEBMDetector(ImageEnergyDetector):
         random_state: int = 0,
         verbose: bool = False,
     ) -> None:
-        self.iterations = iterations
-        self.batch_size = batch_size
-        self.energy_channels = energy_channels
-        self.lr = lr
-        self.gamma = gamma
-        self.langevin_steps = langevin_steps
-        self.step_size = step_size
-        self.max_seconds = max_seconds
-        self.pixel_range = pixel_range
-        self.contamination = contamination
-        self.random_state = random_state
-        self.verbose = verbose
+        self._keep_params(locals())
 
     def fit(self, X, y=None) -> ImageLangevinEBMDetector:
         """Train on normal images X; `y` is ignored."""

@@ -1,0 +1,92 @@
+"""The factories: a config in, the networks and policy of a run out (points and images alike).
+
+Plain functions, no string registry: the one place that knows which config key builds what.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from dxmi.config import Config, EnergyNetworkConfig, ImageConfig, TeacherConfig
+from dxmi.diffusion import GaussianPolicy, Schedule, select_timesteps
+from dxmi.networks import EnergyMLP, EpsilonMLP
+from dxmi.networks.conv_energy import ConvEnergy
+from dxmi.networks.unet import UNetEpsilon
+
+
+def build_schedule(teacher: TeacherConfig) -> Schedule:
+    """The noise schedule a teacher section describes (points and images)."""
+    return Schedule(teacher.num_train_timesteps, teacher.beta_start, teacher.beta_end)
+
+
+def build_eps_model(config: Config, dim: int) -> EpsilonMLP:
+    net = config.sampler
+    return EpsilonMLP(
+        dim,
+        hidden=net.hidden,
+        layers=net.layers,
+        time_embedding=net.time_embedding,
+        fourier_features=net.fourier_features,
+        fourier_scale=net.fourier_scale,
+    )
+
+
+def build_policy(config: Config, eps_model: nn.Module) -> GaussianPolicy:
+    t = config.teacher
+    alphas_cumprod = build_schedule(t).alphas_cumprod()
+    timesteps = select_timesteps(
+        t.num_train_timesteps, config.dxmi.steps, config.dxmi.timestep_spacing
+    )
+    return GaussianPolicy(
+        eps_model,
+        alphas_cumprod,
+        timesteps,
+        last_sigma=config.dxmi.last_sigma,
+        learn_last_sigma=config.dxmi.learn_last_sigma,
+        clip_x0=config.dxmi.clip_x0,
+        eta=config.dxmi.eta,
+    )
+
+
+def build_energy(config: Config, dim: int) -> EnergyMLP:
+    return EnergyMLP(dim, **energy_mlp_kwargs(config.dxmi.energy))
+
+
+def energy_mlp_kwargs(net: EnergyNetworkConfig) -> dict:
+    """The `EnergyMLP` arguments of an energy network section (no time embedding)."""
+    return {
+        "hidden": net.hidden,
+        "layers": net.layers,
+        "fourier_features": net.fourier_features,
+        "fourier_scale": net.fourier_scale,
+    }
+
+
+def build_value(config: Config, dim: int) -> EnergyMLP | None:
+    """The time-conditioned value V(x, t) of the separate variant; None for the shared one."""
+    if config.dxmi.variant == "shared":
+        return None
+    net = config.dxmi.energy
+    return EnergyMLP(dim, **energy_mlp_kwargs(net), time_embedding=net.time_embedding)
+
+
+def build_image_policy(config: ImageConfig, unet: nn.Module, schedule: Schedule) -> GaussianPolicy:
+    """The T-step policy whose mean is the teacher's DDPM posterior step (notes, section 6)."""
+    timesteps = select_timesteps(
+        schedule.num_train_timesteps, config.dxmi.steps, config.dxmi.timestep_spacing
+    )
+    return GaussianPolicy(
+        UNetEpsilon(unet),
+        schedule.alphas_cumprod(),
+        timesteps,
+        last_sigma=config.dxmi.last_sigma,
+        learn_last_sigma=config.dxmi.learn_last_sigma,
+        clip_x0=config.dxmi.clip_x0,
+        eta=config.dxmi.eta,
+    )
+
+
+def build_conv_energy(config: ImageConfig, channels: int, value: bool = False) -> ConvEnergy:
+    """The energy E(x), or (value=True) the separate variant's value V(x, t)."""
+    e = config.energy
+    return ConvEnergy(channels, e.channels, time_embedding=e.time_embedding if value else 0)
