@@ -272,6 +272,7 @@ def density_job(seed: int, config_path: str, quick: bool, sets: tuple[str, ...],
     from dxmi.config import load_config
     from dxmi.data import Standardizer, sample_toy
     from dxmi.detect.langevin import LangevinConfig, energy_numpy, train_langevin_ebm
+    from dxmi.irl.trainer import tau1_at
     from dxmi.models.factories import energy_mlp_kwargs
     from dxmi.networks import EnergyMLP
     from dxmi.plots import plot_grid_densities
@@ -292,7 +293,7 @@ def density_job(seed: int, config_path: str, quick: bool, sets: tuple[str, ...],
     t0 = time.perf_counter()
     model, history = fit_points(config, points)
     dxmi_seconds = time.perf_counter() - t0
-    temp = energy_temperature(config.dxmi.tau1, 2)
+    temp = energy_temperature(tau1_at(config.dxmi, config.dxmi.iterations), 2)
     records = [
         {
             "part": "density",

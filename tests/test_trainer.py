@@ -2,8 +2,8 @@ import pytest
 import torch
 from accelerate import Accelerator
 
-from dxmi.config import load_config
-from dxmi.irl.trainer import DxMITrainer, TrainingDiverged, lr_factor
+from dxmi.config import ConfigError, load_config
+from dxmi.irl.trainer import DxMITrainer, TrainingDiverged, lr_factor, tau1_at
 from dxmi.models.factories import build_energy, build_eps_model, build_policy, build_value
 
 
@@ -163,6 +163,29 @@ def test_cosine_schedule_decays_every_learning_rate_and_resumes_exactly(tiny_ove
     assert torch.equal(_flat(a.policy_m), _flat(b.policy_m))
     constant = load_config(None, tiny_overrides)
     assert all(lr_factor(constant.dxmi, i) == 1.0 for i in range(10))
+
+
+def test_entropy_weight_anneals_by_a_cosine_and_changes_the_policy_step(tiny_overrides):
+    annealed = load_config(
+        None, tiny_overrides + ["dxmi.iterations=5", "dxmi.tau1_final_ratio=0.2"]
+    ).dxmi
+    assert tau1_at(annealed, 0) == annealed.tau1
+    assert tau1_at(annealed, 4) == pytest.approx(0.2 * annealed.tau1)
+    assert tau1_at(annealed, 2) == pytest.approx(0.6 * annealed.tau1)
+    constant = load_config(None, tiny_overrides).dxmi  # the default: tau1 throughout
+    assert all(tau1_at(constant, i) == constant.tau1 for i in range(10))
+    with pytest.raises(ConfigError, match="tau1_final_ratio"):
+        load_config(None, tiny_overrides + ["dxmi.tau1_final_ratio=1.5"])
+    # From iteration 1 on, the annealed weight gives another policy step than the constant one.
+    sets = ["dxmi.iterations=3", "dxmi.tau1=1.0"]
+    a = _trainer(load_config(None, tiny_overrides + sets))
+    b = _trainer(load_config(None, tiny_overrides + [*sets, "dxmi.tau1_final_ratio=0.0"]))
+    a.iteration(_data())
+    b.iteration(_data())
+    assert torch.equal(_flat(a.policy_m), _flat(b.policy_m))  # iteration 0: the same weight
+    a.iteration(_data())
+    b.iteration(_data())
+    assert not torch.equal(_flat(a.policy_m), _flat(b.policy_m))
 
 
 def test_energy_ema_is_the_scoring_energy_and_resumes_exactly(tiny_overrides):

@@ -89,6 +89,10 @@ class DxMIConfig:
     max_minutes: float = 0.0  # stop early after this much wall clock (0 = no limit)
     batch_size: int = 128  # B chains per iteration (per process)
     tau1: float = 0.1  # entropy weight
+    # Entropy annealing (not in the reference): tau1 decays by a cosine from its value to
+    # tau1_final_ratio times it over `iterations` (1 = constant). A high entropy weight explores
+    # (moves mass between modes), a low one sharpens; in 2D the temperature is tau1 / 2.
+    tau1_final_ratio: float = 1.0
     tau2: float = 0.01  # running-cost weight
     gamma: float = 1.0  # energy-magnitude regulariser in the EBM loss
     sampler_lr: float = 1e-7
@@ -466,6 +470,7 @@ def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
             "set dxmi.ema_decay or dxmi.average_start (the sampler average), not both",
         ),
         (0 <= config.dxmi.lr_final_ratio <= 1, "dxmi.lr_final_ratio must be in [0, 1]"),
+        (0 <= config.dxmi.tau1_final_ratio <= 1, "dxmi.tau1_final_ratio must be in [0, 1]"),
         (config.dxmi.last_sigma > 0, "dxmi.last_sigma must be positive"),
         (config.dxmi.policy_updates >= 1, "dxmi.policy_updates must be at least 1"),
         *[

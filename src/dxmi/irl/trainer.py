@@ -46,17 +46,27 @@ def _optimizer(kind: str, groups: list[dict]) -> torch.optim.Optimizer:
     return torch.optim.RAdam(groups) if kind == "radam" else torch.optim.Adam(groups)
 
 
-def lr_factor(config: DxMIConfig, iteration: int) -> float:
-    """The multiplier of every learning rate at `iteration` (0-based) under `lr_schedule`.
+def cosine_factor(iterations: int, iteration: int, final_ratio: float) -> float:
+    """A cosine from 1 at iteration 0 to `final_ratio` at the last of `iterations`, then flat.
 
-    A pure function of the iteration, so resuming needs no scheduler state. Cosine goes from 1
-    at the first iteration to `lr_final_ratio` at the last one of `iterations` and stays there.
+    A pure function of the iteration, so resuming needs no scheduler state.
     """
-    if config.lr_schedule == "constant" or config.iterations <= 1:
+    if iterations <= 1 or final_ratio == 1.0:
         return 1.0
-    progress = min(iteration / (config.iterations - 1), 1.0)
-    r = config.lr_final_ratio
-    return r + (1 - r) * 0.5 * (1 + float(np.cos(np.pi * progress)))
+    progress = min(iteration / (iterations - 1), 1.0)
+    return final_ratio + (1 - final_ratio) * 0.5 * (1 + float(np.cos(np.pi * progress)))
+
+
+def lr_factor(config: DxMIConfig, iteration: int) -> float:
+    """The multiplier of every learning rate at `iteration` (0-based) under `lr_schedule`."""
+    if config.lr_schedule == "constant":
+        return 1.0
+    return cosine_factor(config.iterations, iteration, config.lr_final_ratio)
+
+
+def tau1_at(config: DxMIConfig, iteration: int) -> float:
+    """The entropy weight at `iteration`: tau1, annealed to tau1 * tau1_final_ratio."""
+    return config.tau1 * cosine_factor(config.iterations, iteration, config.tau1_final_ratio)
 
 
 class DxMITrainer:
@@ -202,6 +212,7 @@ class DxMITrainer:
         g = self._generator()
         B = cfg.batch_size
         factor = lr_factor(cfg, self.iteration_count)
+        tau1 = tau1_at(cfg, self.iteration_count)
         for key, opt in self._optimizers.items():
             for group, base in zip(opt.param_groups, self._base_lrs[key]):
                 group["lr"] = base * factor
@@ -254,7 +265,7 @@ class DxMITrainer:
                     noise = torch.randn(states[t].shape, generator=g, device=acc.device)
                     x_next = self.policy_m.step(states[t], t, noise)
                     target = self._value_next(x_next, t_vec + 1).float() + step_cost(
-                        states[t], x_next, log_sigma[t], self.s2[t], cfg.tau1, cfg.tau2
+                        states[t], x_next, log_sigma[t], self.s2[t], tau1, cfg.tau2
                     )
             with acc.autocast():
                 v = self.value(states[t]) if self.shared else self.value(states[t], t_vec)
@@ -280,7 +291,7 @@ class DxMITrainer:
                 x_next = mean + log_sig.exp().view((-1,) + (1,) * (x_t.dim() - 1)) * z
                 v_next = self._value_next(x_next, t_idx + 1).float()
                 loss_p = policy_loss(
-                    v_next, x_t, x_next, log_sig, self.s2[t_idx], cfg.tau1, cfg.tau2
+                    v_next, x_t, x_next, log_sig, self.s2[t_idx], tau1, cfg.tau2
                 )
             stats["policy_grad_norm"] = self._step(
                 loss_p, self.opt_policy, policy_params, cfg.sampler_grad_clip

@@ -28,7 +28,7 @@ from dxmi.checkpoint import load_checkpoint, load_module_state, save_checkpoint
 from dxmi.config import Config, load_config
 from dxmi.data import PointData, Standardizer, check_points, load_data, split_points
 from dxmi.diffusion import sample
-from dxmi.irl.trainer import DxMITrainer
+from dxmi.irl.trainer import DxMITrainer, tau1_at
 from dxmi.models.factories import build_energy, build_eps_model, build_policy, build_value
 from dxmi.models.points import DxMIModel
 from dxmi.plots import plot_chain, plot_curves, plot_energy, plot_samples
@@ -252,7 +252,8 @@ def evaluate_run(
         **score_rows(samples, data, cfg),
     }
     if data.dim == 2:
-        temp = energy_temperature(model.config.dxmi.tau1, data.dim)
+        d = model.config.dxmi
+        temp = energy_temperature(tau1_at(d, d.iterations), data.dim)  # the final weight
         out["ebm"] = density_metrics(model.energy, data.name, cfg, temp)
         out["ebm"]["temperature"] = temp
     return out
