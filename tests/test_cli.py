@@ -232,12 +232,13 @@ def test_bad_counts_paths_and_records_are_one_line(run_dir, detector_dir, tmp_pa
 
     shutil.copytree(root / "det", tmp_path / "det")
     record = json.loads((tmp_path / "det" / "detector.json").read_text())
-    (tmp_path / "det" / "detector.json").write_text(json.dumps({**record, "threshold": "nan"}))
+    edited = {**record, "meta": {**record["meta"], "threshold": "nan"}}
+    (tmp_path / "det" / "detector.json").write_text(json.dumps(edited))
     score[2] = str(tmp_path / "det")
     _one_line_error(capsys, [*score, str(tmp_path / "o.csv")], "must be finite")
-    record["model_sha256"] = "0" * 64  # a record paired with other weights
+    record["sha256"] = "0" * 64  # a record paired with other weights
     (tmp_path / "det" / "detector.json").write_text(json.dumps(record))
-    _one_line_error(capsys, [*score, str(tmp_path / "o.csv")], "does not belong to")
+    _one_line_error(capsys, [*score, str(tmp_path / "o.csv")], "does not match")
     # an edited model.json: a std of inf is refused, not sampled
     shutil.copytree(run_dir, tmp_path / "run")
     meta = json.loads((tmp_path / "run" / "model.json").read_text())

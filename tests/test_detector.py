@@ -117,7 +117,8 @@ def test_load_rejects_a_directory_without_a_detector(tmp_path):
     with pytest.raises(CheckpointError, match="detector.json"):
         DxMIDetector.load(tmp_path)
     (tmp_path / "detector.json").write_text("{not json")
-    with pytest.raises(CheckpointError, match="unusable"):
+    (tmp_path / "detector.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="corrupt"):
         DxMIDetector.load(tmp_path)
 
 

@@ -92,8 +92,9 @@ def test_save_and_load(ones, fitted, tmp_path):
     loaded = ImageDxMIDetector.load(tmp_path / "det")
     np.testing.assert_allclose(loaded.decision_function(test), fitted.decision_function(test))
     assert loaded.threshold_ == fitted.threshold_ and loaded.get_params() == fitted.get_params()
-    with pytest.raises(CheckpointError, match="not found"):
+    with pytest.raises(CheckpointError, match="no detector.json"):
         ImageDxMIDetector.load(tmp_path / "nothing")
+    np.testing.assert_allclose(loaded.sample(4, seed=1), fitted.sample(4, seed=1), atol=1e-6)
 
 
 def test_bad_images(ones, fitted):

@@ -6,18 +6,86 @@ Langevin baselines (`dxmi.detect.langevin`) derive from them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
+
+DETECTOR_STEM = "detector"  # detector.{safetensors,json}: every detector of the family
 
 
 class EnergyDetector(BaseEstimator):
     """What every energy-scored detector shares: the threshold, scores and labels (PyOD style).
 
     A subclass implements `fit` (ending with `self._set_threshold(training scores)`) and
-    `_energy(X)` on validated rows.
+    `_energy(X)` on validated rows; for `save` / `load`, `_modules` (its fitted networks),
+    `_fitted_record` (what else fit learned, as JSON) and `_rebuild` (the reverse).
     """
+
+    # ---- one save / load format for the family: detector.safetensors + detector.json
+    def _modules(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def _fitted_record(self) -> dict:
+        return {"n_features_in": int(self.n_features_in_)}
+
+    def _rebuild(self, record: dict) -> dict[str, nn.Module]:
+        """Set the fitted attributes `record` describes; return networks of the fitted shape
+        (by `_modules`' names) to load the saved weights into."""
+        raise NotImplementedError
+
+    def save(self, directory: str | Path) -> None:
+        """`directory`/detector.{safetensors,json}: the fitted networks (safetensors, nothing
+        pickled), the parameters, threshold and training scores; written atomically, hashed."""
+        check_is_fitted(self, "threshold_")
+        params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
+        meta = {
+            "class": type(self).__name__,
+            "params": params,
+            "fitted": self._fitted_record(),
+            "threshold": self.threshold_,
+            "decision_scores": self.decision_scores_.tolist(),
+        }
+        state = {name: module.state_dict() for name, module in self._modules().items()}
+        save_checkpoint(Path(directory) / DETECTOR_STEM, state, meta)
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str = "cpu"):
+        """A detector that `save` wrote; a one-line `CheckpointError` for anything else."""
+        stem = Path(directory) / DETECTOR_STEM
+        if not stem.with_suffix(".json").is_file():
+            raise CheckpointError(f"{directory}: no detector.json - not a saved {cls.__name__}")
+        state, meta = load_checkpoint(stem)  # hash-checked: weights and record belong together
+        try:
+            if meta["class"] != cls.__name__:
+                raise ValueError(f"it holds a {meta['class']}, not a {cls.__name__}")
+            defaults = cls().get_params()
+            params = {
+                k: tuple(v) if isinstance(defaults.get(k), tuple) else v
+                for k, v in meta["params"].items()
+            }
+            det = cls(**params)
+            threshold = float(meta["threshold"])
+            scores = np.asarray(meta["decision_scores"], dtype=np.float64)
+            modules = det._rebuild(meta["fitted"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{stem}.json: unusable detector record ({err})") from None
+        if not np.isfinite(threshold) or scores.ndim != 1 or not np.isfinite(scores).all():
+            raise CheckpointError(f"{stem}.json: threshold and decision_scores must be finite")
+        for name, module in modules.items():
+            if name not in state:
+                raise CheckpointError(f"{stem}.safetensors: no weights for '{name}'")
+            load_module_state(module, state[name], f"{stem}.safetensors")
+            module.to(device).eval().requires_grad_(False)
+        det.history_ = []
+        det.decision_scores_, det.threshold_ = scores, threshold
+        det.labels_ = (scores > threshold).astype(int)
+        return det
 
     def _keep_params(self, params: dict) -> None:
         """Store the `__init__` arguments (``locals()``) under their own names, and nothing
@@ -107,6 +175,16 @@ class ImageEnergyDetector(EnergyDetector):
     `X` is a batch of square images, (n, H, W) or (n, C, H, W), with pixel values inside
     `pixel_range` (mapped to [-1, 1]). A subclass sets `energy_` (a module on images) in `fit`.
     """
+
+    def _fitted_record(self) -> dict:
+        return {"image_shape": [int(v) for v in self.image_shape_]}
+
+    def _image_shape(self, record: dict) -> tuple[int, int, int]:
+        shape = tuple(int(v) for v in record["image_shape"])
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"image_shape must be [C, H, W], got {list(shape)}")
+        self.image_shape_ = shape
+        return shape
 
     def _validate(self, X, reset: bool) -> np.ndarray:
         """Images as float32 (n, C, H, W) in [-1, 1]; a clear error for anything else."""

@@ -16,18 +16,14 @@ docs/results/anomaly.md.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from dxmi.checkpoint import CheckpointError, load_checkpoint, load_module_state, save_checkpoint
 from dxmi.config import ImageConfig, RunConfig, validate
 from dxmi.detect.base import ImageEnergyDetector
 from dxmi.detect.points import separate_dxmi_config
-
-DETECTOR_STEM = "image_detector"
 
 
 class ImageDxMIDetector(ImageEnergyDetector):
@@ -189,43 +185,18 @@ class ImageDxMIDetector(ImageEnergyDetector):
         low, high = self.pixel_range
         return (self.sampler_.sample(n, seed) + 1) / 2 * (high - low) + low
 
-    # ------------------------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> None:
-        """`directory`/image_detector.{safetensors,json}: energy weights and the record."""
-        check_is_fitted(self, "energy_")
-        params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
-        save_checkpoint(
-            Path(directory) / DETECTOR_STEM,
-            {"energy": self.energy_.state_dict()},
-            {
-                "params": params,
-                "image_shape": list(self.image_shape_),
-                "threshold": self.threshold_,
-                "decision_scores": self.decision_scores_.tolist(),
-            },
-        )
+    # ---- save / load (`EnergyDetector.save`, `load`): the energy and the sampler
+    def _modules(self) -> dict:
+        return {"energy": self.energy_, "sampler": self.sampler_.policy}
 
-    @classmethod
-    def load(cls, directory: str | Path, device: str = "cpu") -> ImageDxMIDetector:
-        """A detector saved by `save` (the energy only: `sample` needs a fitted detector)."""
-        from dxmi.models.factories import build_conv_energy
+    def _rebuild(self, record: dict) -> dict:
+        from dxmi.models.factories import build_conv_energy, build_image_policy, build_schedule
+        from dxmi.models.images import ImageSampler
 
-        stem = Path(directory) / DETECTOR_STEM
-        state, meta = load_checkpoint(stem)
-        try:
-            params = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()}
-            det = cls(**params)
-            shape = tuple(int(v) for v in meta["image_shape"])
-            threshold = float(meta["threshold"])
-            scores = np.asarray(meta["decision_scores"], dtype=np.float64)
-        except (KeyError, TypeError, ValueError) as err:
-            raise CheckpointError(f"{stem}.json: unusable detector record ({err})") from None
-        energy = build_conv_energy(det.to_config(), shape[0])
-        load_module_state(energy, state["energy"], f"{stem}.safetensors")
-        det.energy_ = energy.to(device).eval().requires_grad_(False)
-        det.image_shape_ = shape
-        det.history_ = []
-        det.decision_scores_ = scores
-        det.threshold_ = threshold
-        det.labels_ = (scores > threshold).astype(int)
-        return det
+        shape = self._image_shape(record)
+        config = self.to_config()
+        schedule = build_schedule(config.teacher)
+        self.energy_ = build_conv_energy(config, shape[0])
+        policy = build_image_policy(config, self._build_unet(config), schedule)
+        self.sampler_ = ImageSampler(policy, shape, schedule)
+        return self._modules()

@@ -175,6 +175,21 @@ class LangevinEBMDetector(EnergyDetector):
     def _energy(self, X: np.ndarray) -> np.ndarray:
         return energy_numpy(self.energy_, self.standardizer_.transform(X))
 
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"energy": self.energy_}
+
+    def _fitted_record(self) -> dict:
+        return {**super()._fitted_record(), "standardizer": self.standardizer_.to_dict()}
+
+    def _rebuild(self, record: dict) -> dict[str, nn.Module]:
+        n = int(record["n_features_in"])
+        self.standardizer_ = Standardizer.from_dict(record["standardizer"])
+        if len(self.standardizer_.mean) != n:
+            raise ValueError(f"{n} features but a standardiser of {len(self.standardizer_.mean)}")
+        self.n_features_in_ = n
+        self.energy_ = EnergyMLP(n, hidden=self.energy_hidden, layers=self.energy_layers)
+        return self._modules()
+
 
 class ImageLangevinEBMDetector(ImageEnergyDetector):
     """The Langevin-trained EBM on images: `ImageDxMIDetector`'s conv energy and conventions,
@@ -211,3 +226,11 @@ class ImageLangevinEBMDetector(ImageEnergyDetector):
         self.energy_.requires_grad_(False)
         self._set_threshold(self._energy_of(x))
         return self
+
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"energy": self.energy_}
+
+    def _rebuild(self, record: dict) -> dict[str, nn.Module]:
+        shape = self._image_shape(record)
+        self.energy_ = ConvEnergy(shape[0], [int(c) for c in self.energy_channels])
+        return self._modules()

@@ -11,15 +11,12 @@ value V(x, t); method notes, section 4), the variant the paper uses for anomaly 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import yaml
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from dxmi.atomic import write_json
-from dxmi.checkpoint import CheckpointError, sha256
 from dxmi.config import (
     Config,
     ConfigError,
@@ -32,10 +29,9 @@ from dxmi.config import (
     coerce_value,
     read_yaml_mapping,
 )
+from dxmi.data import Standardizer
 from dxmi.detect.base import EnergyDetector
 from dxmi.models.points import DxMIModel
-
-DETECTOR_FILE = "detector.json"
 
 
 def separate_dxmi_config(det, **extra) -> DxMIConfig:
@@ -172,55 +168,25 @@ class DxMIDetector(EnergyDetector):
         check_is_fitted(self, "model_")
         return self.model_.sample(n, seed=seed)
 
-    # ------------------------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> None:
-        """Write the fitted detector to `directory`: model.{safetensors,json} + detector.json."""
-        check_is_fitted(self, "model_")
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        self.model_.save(out)
-        record = {
-            "params": self.get_params(),
-            "threshold": self.threshold_,
-            "n_features_in": int(self.n_features_in_),
-            "decision_scores": self.decision_scores_.tolist(),
-            # pairs this record with its weights, as a checkpoint's JSON does
-            "model_sha256": sha256(out / "model.safetensors"),
-        }
-        write_json(out / DETECTOR_FILE, record, indent=None)
+    # ---- save / load (`EnergyDetector.save`, `load`)
+    def _modules(self) -> dict:
+        return {"policy": self.model_.policy, "energy": self.model_.energy_net}
 
-    @classmethod
-    def load(cls, directory: str | Path, device: str = "cpu") -> DxMIDetector:
-        """A detector saved by `save`; weights come from safetensors (nothing is unpickled)."""
-        path = Path(directory) / DETECTOR_FILE
-        if not path.is_file():
-            raise CheckpointError(f"{directory}: no {DETECTOR_FILE} - not a saved DxMIDetector")
-        try:
-            record = json.loads(path.read_text())
-            det = cls(**record["params"])
-            threshold = float(record["threshold"])
-            n_features = int(record["n_features_in"])
-            scores = np.asarray(record["decision_scores"], dtype=np.float64)
-            det.to_config()  # the parameters' own checks
-        except (ValueError, KeyError, TypeError) as err:
-            raise CheckpointError(f"{path}: unusable detector record ({err})") from None
-        if not np.isfinite(threshold) or scores.ndim != 1 or not np.isfinite(scores).all():
-            raise CheckpointError(f"{path}: threshold and decision_scores must be finite numbers")
-        weights = Path(directory) / "model.safetensors"
-        expected = record.get("model_sha256")
-        if expected is not None and weights.is_file() and sha256(weights) != expected:
-            raise CheckpointError(f"{path}: does not belong to {weights} (hash)")
-        det.model_ = DxMIModel.load(directory, device=device)
-        if det.model_.dim != n_features:
-            raise CheckpointError(
-                f"{path}: records {n_features} features, the model has {det.model_.dim}"
-            )
-        det.n_features_in_ = n_features
-        det.history_ = []
-        det.decision_scores_ = scores
-        det.threshold_ = threshold
-        det.labels_ = (scores > threshold).astype(int)
-        return det
+    def _fitted_record(self) -> dict:
+        return {**super()._fitted_record(), "standardizer": self.model_.standardizer.to_dict()}
+
+    def _rebuild(self, record: dict) -> dict:
+        from dxmi.models.factories import build_energy, build_eps_model, build_policy
+
+        n = int(record["n_features_in"])
+        config = self.to_config()
+        policy = build_policy(config, build_eps_model(config, n))
+        standardizer = Standardizer.from_dict(record["standardizer"])
+        if len(standardizer.mean) != n:
+            raise ValueError(f"{n} features but a standardiser of {len(standardizer.mean)}")
+        self.model_ = DxMIModel(config, policy, build_energy(config, n), standardizer)
+        self.n_features_in_ = n
+        return self._modules()
 
 
 def detector_from_config(

@@ -290,9 +290,7 @@ class DxMITrainer:
                 mean, log_sig = self.policy(x_t, t_idx)
                 x_next = mean + log_sig.exp().view((-1,) + (1,) * (x_t.dim() - 1)) * z
                 v_next = self._value_next(x_next, t_idx + 1).float()
-                loss_p = policy_loss(
-                    v_next, x_t, x_next, log_sig, self.s2[t_idx], tau1, cfg.tau2
-                )
+                loss_p = policy_loss(v_next, x_t, x_next, log_sig, self.s2[t_idx], tau1, cfg.tau2)
             stats["policy_grad_norm"] = self._step(
                 loss_p, self.opt_policy, policy_params, cfg.sampler_grad_clip
             )
