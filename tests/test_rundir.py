@@ -14,7 +14,7 @@ import pytest
 from dxmi import load_config, train
 from dxmi.checkpoint import CheckpointError
 from dxmi.cli import main
-from dxmi.runs.rundir import LOCK, MARKER, RunDirError, open_run
+from dxmi.runs.rundir import LOCK, MARKER, RunDirError, RunKind, open_run
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def test_a_second_writer_is_refused(tmp_path, config):
     out = tmp_path / "run"
     train(config, out)
     files = sorted(p.name for p in out.rglob("*"))
-    with open_run(out, config, resume=True, overwrite=False, sections=("data",), free=set()):
+    with open_run(out, config, resume=True, overwrite=False, kind=RunKind(("data",))):
         with pytest.raises(RunDirError, match=f"in use by another dxmi run \\(pid {os.getpid()}"):
             train(config, out, resume=True)
         with pytest.raises(RunDirError, match="in use"):
@@ -101,11 +101,11 @@ def test_a_killed_writer_leaves_no_lock(tmp_path, config):
     )
     assert holder.stdout.readline().strip() == b"locked"
     with pytest.raises(RunDirError, match="in use"):
-        open_run(out, config, resume=True, overwrite=False, sections=("data",), free=set())
+        open_run(out, config, resume=True, overwrite=False, kind=RunKind(("data",)))
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
     time.sleep(0.05)
-    open_run(out, config, resume=True, overwrite=False, sections=("data",), free=set()).close()
+    open_run(out, config, resume=True, overwrite=False, kind=RunKind(("data",))).close()
 
 
 def test_out_naming_a_file_is_one_line(tmp_path, tiny_overrides, capsys):

@@ -195,7 +195,7 @@ def finished_teacher(config: ImageConfig, out_dir: str | Path) -> Path | None:
     out = Path(out_dir)
     if not (out / "metrics.json").is_file():
         return None
-    check_run_config(out, config, PRETRAIN.sections, set(PRETRAIN.free))
+    check_run_config(out, config, PRETRAIN)
     return out / "teacher"
 
 

@@ -58,8 +58,7 @@ def in_run(
         config,
         resume=resume,
         overwrite=overwrite,
-        sections=kind.sections,
-        free=set(kind.free),
+        kind=kind,
         inputs=inputs,
         owner=acc.is_main_process,
     )

@@ -35,7 +35,9 @@ class RunDirError(RuntimeError):
     """A run directory that cannot be used as asked; the message says why and what to do."""
 
 
-def _first_difference(a: dict, b: dict, free: set[tuple[str, str]], prefix: str = "") -> str | None:
+def _first_difference(
+    a: dict, b: dict, free: frozenset[tuple[str, str]], prefix: str = ""
+) -> str | None:
     for key in sorted(set(a) | set(b)):
         if (prefix.rstrip("."), key) in free:
             continue
@@ -49,13 +51,19 @@ def _first_difference(a: dict, b: dict, free: set[tuple[str, str]], prefix: str 
     return None
 
 
-def check_run_config(
-    out: Path, config, sections: tuple[str, ...], free: set[tuple[str, str]]
-) -> None:
+class RunKind(NamedTuple):
+    """What a kind of run may not change on resume: its config `sections`, apart from the
+    (section, key) pairs in `free`."""
+
+    sections: tuple[str, ...]
+    free: frozenset[tuple[str, str]] = frozenset()
+
+
+def check_run_config(out: Path, config, kind: RunKind) -> None:
     """Raise `RunDirError` unless the run in `out` was made with a config compatible with `config`.
 
-    `config` is a `Config` or an `ImageConfig`; `sections` must not change, except the
-    (section, key) pairs in `free` (e.g. the iteration count, to train further).
+    `config` is a `Config` or an `ImageConfig`; `kind.sections` must not change, except the
+    (section, key) pairs in `kind.free` (e.g. the iteration count, to train further).
     """
     saved = out / "config.yaml"
     if not saved.is_file():
@@ -65,7 +73,10 @@ def check_run_config(
     except ConfigError as err:
         raise RunDirError(f"{out}: cannot resume, its config.yaml is unusable ({err})") from None
     old_d, new_d = to_dict(old), to_dict(config)
-    diff = _first_difference({k: old_d[k] for k in sections}, {k: new_d[k] for k in sections}, free)
+    sections = kind.sections
+    diff = _first_difference(
+        {k: old_d[k] for k in sections}, {k: new_d[k] for k in sections}, kind.free
+    )
     if diff:
         raise RunDirError(f"{out}: made with an incompatible config ({diff}); use a new --out")
 
@@ -130,30 +141,21 @@ class RunDir:
         self.close()
 
 
-class RunKind(NamedTuple):
-    """What a kind of run may not change on resume: its config `sections`, apart from the
-    (section, key) pairs in `free`."""
-
-    sections: tuple[str, ...]
-    free: frozenset[tuple[str, str]] = frozenset()
-
-
 def open_run(
     out: str | Path,
     config,
     *,
     resume: bool,
     overwrite: bool,
-    sections: tuple[str, ...],
-    free: set[tuple[str, str]],
+    kind: RunKind,
     inputs: Iterable[str | Path | None] = (),
     owner: bool = True,
 ) -> RunDir:
     """Make, replace or reopen the run directory `out` for `config`, locked by this process.
 
-    An existing non-empty folder is resumed (``resume``: its config must agree with `config` on
-    `sections`, apart from `free`), or replaced (``overwrite``: only a folder dxmi made, and none
-    that holds one of `inputs`), or refused. Nothing is deleted before these checks pass.
+    An existing non-empty folder is resumed (``resume``: its config must agree with `config` as
+    `kind` says), or replaced (``overwrite``: only a folder dxmi made, and none that holds one
+    of `inputs`), or refused. Nothing is deleted before these checks pass.
     Only the `owner` (the main process of a distributed run) touches the folder.
     """
     out = Path(out)
@@ -169,7 +171,7 @@ def open_run(
         if not fresh:
             if resume:
                 lock = _lock(out)
-                check_run_config(out, config, sections, free)
+                check_run_config(out, config, kind)
             elif overwrite:
                 if not (out / MARKER).is_file():
                     raise RunDirError(

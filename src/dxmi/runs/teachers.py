@@ -54,6 +54,7 @@ def train_teacher(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.run.seed)
         eps_model = build_eps_model(config, data.shape[1]).to(data.device)
+    # teacher-section keys that `train_ddpm` / `DDPMTrainer` take under the same name
     same = ("iterations", "batch_size", "lr", "ema_decay", "max_minutes", "lr_schedule")
     return train_ddpm(
         eps_model,
