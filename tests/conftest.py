@@ -9,6 +9,13 @@ from dxmi.config import load_config
 
 torch.set_num_threads(2)
 
+
+@pytest.fixture(autouse=True)
+def _private_image_cache(tmp_path_factory, monkeypatch):
+    """Decoded image folders go to a per-session temporary cache, never ~/.cache."""
+    monkeypatch.setenv("DXMI_CACHE", str(tmp_path_factory.getbasetemp() / "dxmi-cache"))
+
+
 TINY = [
     "data.n_train=4000",
     "data.n_holdout=1000",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -60,6 +62,67 @@ def test_folder_errors(tmp_path):
     (tmp_path / "bad" / "x.png").write_bytes(b"not an image")
     with pytest.raises(DataError, match="not a readable image"):
         load_image_folder(tmp_path / "bad")
+
+
+def _class_zip(path, n_per_class=2, size=8, loose=False):
+    import zipfile
+
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(path, "w") as zf:
+        for cls in ("airplane", "automobile"):
+            for i in range(n_per_class):
+                buf = io.BytesIO()
+                Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
+                    buf, format="JPEG"
+                )
+                zf.writestr(f"{cls}/{i:04d}.jpg", buf.getvalue())
+        if loose:
+            zf.writestr("stray.jpg", buf.getvalue())
+    return path
+
+
+def test_zip_is_decoded_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    import dxmi.data.images as images
+
+    monkeypatch.setenv("DXMI_CACHE", str(tmp_path / "cache"))
+    src = _class_zip(tmp_path / "train.zip")
+    x, y = load_image_folder(src)
+    assert x.shape == (4, 3, 8, 8) and y.tolist() == [0, 0, 1, 1]
+    assert len(list((tmp_path / "cache" / "images").glob("*.npz"))) == 1
+
+    def no_decoding(*args):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(images, "_decode", no_decoding)
+    x2, y2 = load_image_folder(src)
+    np.testing.assert_array_equal(x, x2)
+    np.testing.assert_array_equal(y, y2)
+    # a changed source is decoded afresh, not served from the old entry
+    _class_zip(src, n_per_class=3)
+    os.utime(src, ns=(0, 123))
+    with pytest.raises(AssertionError, match="decoded again"):
+        load_image_folder(src)
+    monkeypatch.undo()
+    monkeypatch.setenv("DXMI_CACHE", str(tmp_path / "cache2"))
+    assert load_image_folder(src, cache=False)[0].shape == (6, 3, 8, 8)
+    assert not (tmp_path / "cache2").exists()
+
+
+def test_class_labels_asked_of_a_zip_without_class_folders(tmp_path):
+    src = _class_zip(tmp_path / "loose.zip", loose=True)
+    assert (load_image_folder(src)[1] == -1).all()  # unlabelled is fine when none are asked
+    with pytest.raises(DataError, match=r"loose\.zip: class labels.*stray\.jpg"):
+        load_image_folder(src, labels=True)
+
+
+def test_corrupt_jpeg_inside_a_zip_names_the_member(tmp_path):
+    import zipfile
+
+    src = _class_zip(tmp_path / "bad.zip")
+    with zipfile.ZipFile(src, "a") as zf:
+        zf.writestr("automobile/9999.jpg", b"\xff\xd8 not really a jpeg")
+    with pytest.raises(DataError, match=r"bad\.zip:automobile/9999\.jpg: not a readable image"):
+        load_image_folder(src)
 
 
 def test_npz_layouts_and_errors(tmp_path):

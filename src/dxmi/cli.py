@@ -110,11 +110,16 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     m = json.loads((Path(args.out) / "metrics.json").read_text())
     first = next(iter(m["methods"].values()))
     print(f"{config.data.name} {m['shape']}: {first['n_samples']} samples vs {first['reference']}")
-    print(f"{'':8s}{'steps':>6s}{'FID':>10s}{'KID':>10s}{'prec':>7s}{'recall':>7s}")
+    acc = "class_accuracy" in first  # class-conditional, scored by a classifier
+    print(
+        f"{'':12s}{'steps':>6s}{'FID':>10s}{'KID':>10s}{'prec':>7s}{'recall':>7s}"
+        + (f"{'class acc':>10s}" if acc else "")
+    )
     for name, r in m["methods"].items():
         print(
-            f"{name:8s}{r['steps']:6d}{r['fid']:10.3f}{r['kid']:10.4f}"
+            f"{name:12s}{r['steps']:6d}{r['fid']:10.3f}{r['kid']:10.4f}"
             f"{r['precision']:7.3f}{r['recall']:7.3f}"
+            + (f"{r['class_accuracy']:10.3f}" if acc else "")
         )
     chosen = m.get("selection")
     picked = f" (iteration {chosen['iteration']}, lowest held-out FID)" if chosen else ""
@@ -132,16 +137,19 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
         out = _output(args.out, (".npz", ".png"), "images")
         sampler = ImageSampler.load(folder)
-        x = sampler.sample(args.n, seed=args.seed)
+        x = sampler.sample(args.n, seed=args.seed, labels=args.label)
         if out.suffix.lower() == ".png":
             save_image_grid(x, out)
         else:
+            labels = {} if args.label is None else {"labels": np.full(len(x), args.label)}
             with out.open("wb") as fh:  # np.savez(path) would append .npz to any other name
-                np.savez(fh, images=x)
+                np.savez(fh, images=x, **labels)
         if args.plot:
             save_image_grid(x[:64], args.plot)
         print(f"wrote {len(x)} images of shape {x.shape[1:]} ({sampler.steps} steps) to {out}")
         return
+    if args.label is not None:
+        raise UsageError(f"{args.run}: --class is for class-conditional image samplers")
     out = _output(args.out, (".npy", ".csv"), "points")
     model = DxMIModel.load(args.run)
     x = model.sample(args.n, seed=args.seed)
@@ -347,6 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help=".npy or .csv (points); .npz or .png (images)")
     s.add_argument("--plot", help="also save a scatter PNG (points) or a grid PNG (images) here")
+    s.add_argument(
+        "--class",
+        dest="label",
+        type=int,
+        help="class of every image (a class-conditional sampler needs it; .npz keeps labels)",
+    )
     s.set_defaults(func=cmd_sample)
 
     e = sub.add_parser("energy", help="evaluate the trained energy E(x) on points")

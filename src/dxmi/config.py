@@ -184,12 +184,18 @@ class UNetConfig:
     layers_per_block: int = 1
     attention: bool = False  # self-attention at the lowest resolution
     norm_num_groups: int = 8
+    # > 0: a class-conditional teacher with this many classes (diffusers' num_class_embeds);
+    # the data then needs class labels (a folder or zip with one sub-folder per class)
+    num_class_embeds: int = 0
 
 
 @dataclass
 class ConvEnergyConfig:
     channels: list[int] = field(default_factory=lambda: [32, 64, 64])  # one residual block each
     time_embedding: int = 64  # the separate variant's value network V(x, t)
+    # a class-conditional teacher's energy and value are unconditional (the reference); true
+    # makes them class-conditional too (a projection head on the class embedding)
+    class_conditional: bool = False
 
 
 @dataclass
@@ -201,6 +207,11 @@ class ImageEvalConfig:
     batch_size: int = 500  # sampling batch
     every: int = 0  # FID / KID every this many DxMI iterations (a multiple of run.log_every)
     seed: int = 1234
+    # finetune's table beside DxMI: these training-free samplers of the teacher at the same T
+    # and noise levels, and the teacher itself at teacher_steps (1000 = its own ancestral
+    # sampler; fewer = DPM-Solver++ at that many steps, a cheaper stand-in; 0 = none)
+    baselines: list[str] = field(default_factory=lambda: ["dpmsolver++", "unipc"])
+    teacher_steps: int = 50
     # which sampler `dxmi finetune` exports: "last", or "holdout": the one with the lowest FID
     # against the held-out images at the eval.every checks, on samples drawn with seed + 1 (a
     # split and samples that the reported scores, against the training images, do not use)
@@ -427,7 +438,20 @@ def _image_checks(config: ImageConfig) -> list[tuple[bool, str]]:
             "unet.block_out_channels must be multiples of unet.norm_num_groups",
         ),
         (len(config.energy.channels) >= 1, "energy.channels cannot be empty"),
+        (config.unet.num_class_embeds >= 0, "unet.num_class_embeds must be >= 0 (0: none)"),
+        (
+            not (config.energy.class_conditional and config.dxmi.replay_size > 0),
+            "energy.class_conditional: the replay buffer keeps no classes (set dxmi.replay_size 0)",
+        ),
         (config.eval.n_samples >= 2, "eval.n_samples must be at least 2"),
+        (
+            set(config.eval.baselines) <= {"ddim", "dpmsolver++", "unipc", "ancestral"},
+            "eval.baselines: choose from ddim, dpmsolver++, unipc, ancestral",
+        ),
+        (
+            0 <= config.eval.teacher_steps <= config.teacher.num_train_timesteps,
+            "eval.teacher_steps must be in [0, teacher.num_train_timesteps]",
+        ),
         (config.eval.select in ("last", "holdout"), "eval.select must be 'last' or 'holdout'"),
         (
             config.dxmi.energy == EnergyNetworkConfig(),
@@ -502,6 +526,14 @@ def _point_checks(config: Config) -> list[tuple[bool, str]]:
         (0 < config.data.holdout_fraction < 1, "data.holdout_fraction must be in (0, 1)"),
         (config.data.name != "file" or bool(config.data.path), "data.path is required for 'file'"),
         (config.eval.n_samples >= 2, "eval.n_samples must be at least 2"),
+        (
+            set(config.eval.baselines) <= {"ddim", "dpmsolver++", "unipc", "ancestral"},
+            "eval.baselines: choose from ddim, dpmsolver++, unipc, ancestral",
+        ),
+        (
+            0 <= config.eval.teacher_steps <= config.teacher.num_train_timesteps,
+            "eval.teacher_steps must be in [0, teacher.num_train_timesteps]",
+        ),
         (config.eval.hist_bins >= 2, "eval.hist_bins must be at least 2"),
         (
             0 <= config.eval.teacher_steps <= config.teacher.num_train_timesteps,

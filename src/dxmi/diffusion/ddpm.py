@@ -17,14 +17,17 @@ def ddpm_loss(
     alphas_cumprod: torch.Tensor,
     timesteps: torch.Tensor,
     generator: torch.Generator | None = None,
+    labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Mean squared error of the predicted noise at timesteps drawn uniformly from `timesteps`."""
+    """Mean squared error of the predicted noise at timesteps drawn uniformly from `timesteps`
+    (`labels` (N,): the class of each x0, for a class-conditional model)."""
     idx = torch.randint(len(timesteps), (x0.shape[0],), generator=generator, device=x0.device)
     t = timesteps[idx]
     ab = alphas_cumprod[t].float().view((-1,) + (1,) * (x0.dim() - 1))
     noise = torch.randn(x0.shape, generator=generator, device=x0.device)
     x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
-    return ((eps_model(x_t, t.float()) - noise) ** 2).mean()
+    eps = eps_model(x_t, t.float()) if labels is None else eps_model(x_t, t.float(), labels)
+    return ((eps - noise) ** 2).mean()
 
 
 class Plateau:
@@ -123,7 +126,8 @@ class DDPMTrainer:
     timestep of the schedule is used. `lr_schedule`: "constant"; "cosine" decays the rate to 0
     over `iterations`; "plateau" lets `Plateau` (built with the `plateau` keyword arguments)
     lower the rate and end training before `iterations` (`finished`), which is then the cap.
-    The model is prepared by `acc`; the EMA copy (`ema.module`) is the teacher.
+    The model is prepared by `acc`; the EMA copy (`ema.module`) is the teacher. `labels` (N,),
+    aligned with the data given to `iteration`, trains a class-conditional model.
     """
 
     def __init__(
@@ -140,7 +144,10 @@ class DDPMTrainer:
         timesteps: Sequence[int] | None = None,
         lr_schedule: str = "constant",
         plateau: dict | None = None,
+        labels: torch.Tensor | None = None,
     ) -> None:
+        if plateau is not None and labels is not None:
+            raise ValueError("the plateau budget probes an unconditional model only")
         if lr_schedule not in ("constant", "cosine", "plateau"):
             raise ValueError(f"lr_schedule must be constant, cosine or plateau: {lr_schedule!r}")
         self.acc, device = acc, acc.device
@@ -152,6 +159,7 @@ class DDPMTrainer:
         # teacher draws what the stream seeded by `seed` gives
         self.gen = torch.Generator(device).manual_seed(seed + _PROCESS_STRIDE * acc.process_index)
         self.seed, self.batch_size = seed, batch_size
+        self.labels = None if labels is None else labels.to(device)
         self.ema = make_ema(eps_model, ema_decay)
         self.model, self.opt = acc.prepare(
             eps_model, torch.optim.Adam(eps_model.parameters(), lr=lr)
@@ -178,7 +186,8 @@ class DDPMTrainer:
                 self.stopper.load_state_dict(self._plateau_state)
         idx = torch.randint(len(x), (self.batch_size,), generator=self.gen, device=x.device)
         with self.acc.autocast():
-            loss = ddpm_loss(self.model, x[idx], self.alphas_cumprod, self.pool, self.gen)
+            y = None if self.labels is None else self.labels[idx]
+            loss = ddpm_loss(self.model, x[idx], self.alphas_cumprod, self.pool, self.gen, y)
         self.opt.zero_grad(set_to_none=True)
         self.acc.backward(loss)
         self.opt.step()

@@ -58,16 +58,26 @@ class GaussianPolicy(nn.Module):
         """log sigma_t for t = 0..T-1, shape (T,)."""
         return torch.cat([self.log_sigma_learned, self.log_sigma_last])
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log sigma of pi(x_{t+1} | x_t) for step indices t (N,) -> (N, D), (N,)."""
-        eps = self.eps_model(x, self.timesteps[t])
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log sigma of pi(x_{t+1} | x_t) for step indices t (N,) -> (N, D), (N,);
+        `labels` (N,) for a class-conditional epsilon network."""
+        ts = self.timesteps[t]
+        eps = self.eps_model(x, ts) if labels is None else self.eps_model(x, ts, labels)
         return step_mean(self, t, x, eps, self.clip_x0, self.eta), self.log_sigma[t]
 
-    def step(self, x: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def step(
+        self,
+        x: torch.Tensor,
+        t: int | torch.Tensor,
+        noise: torch.Tensor,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """One reparameterised step x_{t+1} = mu(x_t, t) + sigma_t * noise."""
         if isinstance(t, int):
             t = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        mean, log_sigma = self(x, t)
+        mean, log_sigma = self(x, t, labels)
         return mean + log_sigma.exp().view((-1,) + (1,) * (x.dim() - 1)) * noise
 
 

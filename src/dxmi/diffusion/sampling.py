@@ -9,14 +9,18 @@ from dxmi.diffusion.policy import GaussianPolicy
 
 @torch.no_grad()
 def rollout(
-    policy: GaussianPolicy, x0: torch.Tensor, generator: torch.Generator | None = None
+    policy: GaussianPolicy,
+    x0: torch.Tensor,
+    generator: torch.Generator | None = None,
+    labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Run the chain from noise x0; every state, (T + 1, N, ...): [0] noise, [T] the sample."""
+    """Run the chain from noise x0 (with class `labels` (N,) for a conditional policy); every
+    state, (T + 1, N, ...): [0] noise, [T] the sample."""
     states = [x0]
     x = x0
     for t in range(policy.steps):
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        x = policy.step(x, t, noise)
+        x = policy.step(x, t, noise, labels)
         states.append(x)
     return torch.stack(states)
 

@@ -129,8 +129,10 @@ def solver_sample(
     spacing: Spacing = "linear",
     generator: torch.Generator | None = None,
     progress: bool = False,
+    labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Sample the teacher `eps_model` from `noise` with a diffusers scheduler in `steps` steps."""
+    """Sample the teacher `eps_model` from `noise` with a diffusers scheduler in `steps` steps
+    (with class `labels` (N,) for a class-conditional teacher)."""
     sched = make_scheduler(
         solver, steps, num_train_timesteps, beta_start, beta_end, beta_schedule, clip_x0, spacing
     )
@@ -140,6 +142,6 @@ def solver_sample(
     x = noise
     for t in tqdm(sched.timesteps, desc=f"{solver}-{steps}", disable=not progress, leave=False):
         t_batch = torch.full((x.shape[0],), float(t), device=x.device)
-        eps = eps_model(x, t_batch)
+        eps = eps_model(x, t_batch) if labels is None else eps_model(x, t_batch, labels)
         x = sched.step(eps, t, x, **extra).prev_sample
     return x

@@ -72,7 +72,10 @@ def tau1_at(config: DxMIConfig, iteration: int) -> float:
 class DxMITrainer:
     """Holds the sampler, the energy (and value), their optimisers and s_t^2; runs iterations.
 
-    `value` is None for the shared variant (the energy network is the value).
+    `value` is None for the shared variant (the energy network is the value). `labels` (N,),
+    aligned with the data given to `iteration`, makes the run class-conditional: each rollout
+    draws its chains' classes from them (the data's label frequencies) and the policy sees them;
+    the energy and value see them too only when they are class-conditional (``num_classes``).
     """
 
     finished = False  # DxMI runs its full budget (`run_loop` asks every trainer)
@@ -85,9 +88,14 @@ class DxMITrainer:
         config: DxMIConfig,
         accelerator: Accelerator,
         seed: int = 0,
+        labels: torch.Tensor | None = None,
     ) -> None:
         if (config.variant == "separate") != (value is not None):
             raise ValueError("the separate variant needs a value network; the shared one none")
+        self.labels = None if labels is None else labels.to(accelerator.device)
+        self.energy_labels = getattr(energy, "num_classes", None) is not None
+        if self.energy_labels and (labels is None or config.replay_size > 0):
+            raise ValueError("a class-conditional energy needs labels and no replay buffer")
         self.config = config
         self.acc = accelerator
         self.seed = seed
@@ -172,12 +180,18 @@ class DxMITrainer:
             self.seed, self.acc.process_index, self.iteration_count, self.acc.device
         )
 
-    def _value_next(self, x_next: torch.Tensor, t_next: torch.Tensor) -> torch.Tensor:
+    def _net(self, net: nn.Module, x: torch.Tensor, y, t: torch.Tensor | None = None):
+        """An energy or value network at x (and chain index t), with the classes y when it
+        is class-conditional."""
+        args = (x,) if t is None else (x, t)
+        return net(*args, labels=y) if self.energy_labels else net(*args)
+
+    def _value_next(self, x_next: torch.Tensor, t_next: torch.Tensor, y=None) -> torch.Tensor:
         """V(x_{t+1}, t+1) with V(., T) = E, from the unwrapped (frozen) networks."""
         if self.shared:
-            return self.energy_m(x_next)
-        v = self.value_m(x_next, t_next.clamp(max=self.steps - 1))
-        return torch.where(t_next == self.steps, self.energy_m(x_next), v)
+            return self._net(self.energy_m, x_next, y)
+        v = self._net(self.value_m, x_next, y, t_next.clamp(max=self.steps - 1))
+        return torch.where(t_next == self.steps, self._net(self.energy_m, x_next, y), v)
 
     def _step(self, loss: torch.Tensor, opt, params, clip: float) -> torch.Tensor:
         """One optimiser step; returns the gradient norm as a tensor (no host sync)."""
@@ -224,7 +238,10 @@ class DxMITrainer:
 
         # 1. Rollout with the current sampler, no grad: states[t], t = 0 (noise) .. T (sample).
         x0 = torch.randn((B, *data.shape[1:]), generator=g, device=acc.device)
-        states = rollout(self.policy_m, x0, g)
+        y = None  # the chains' classes, drawn from the data's (class-conditional runs)
+        if self.labels is not None:
+            y = self.labels[torch.randint(len(self.labels), (B,), generator=g, device=acc.device)]
+        states = rollout(self.policy_m, x0, g, y)
 
         # 2. Adaptive velocity: s_t^2 tracks the typical squared step length (all processes).
         mean_sq = (states[1:] - states[:-1]).pow(2).flatten(2).mean(dim=(1, 2))  # (T,)
@@ -233,15 +250,16 @@ class DxMITrainer:
 
         # 3. EBM step: data are positives, the sampler's x_T negatives (one forward for DDP);
         #    with a replay buffer, replay_fraction of the negatives are earlier samples.
-        x_pos = data[torch.randint(len(data), (B,), generator=g, device=acc.device)]
-        x_neg = states[-1]
+        pos = torch.randint(len(data), (B,), generator=g, device=acc.device)
+        x_pos, x_neg = data[pos], states[-1]
+        y_e = torch.cat([self.labels[pos], y]) if self.energy_labels else None
         if self.replay is not None:
             k = round(cfg.replay_fraction * B) if len(self.replay) else 0
             if k:
                 x_neg = torch.cat([x_neg[k:], self.replay.sample(k, g)])
             self.replay.add(states[-1], g)
         with acc.autocast():
-            e = self.energy(torch.cat([x_pos, x_neg]))
+            e = self._net(self.energy, torch.cat([x_pos, x_neg]), y_e)
             e_pos, e_neg = e[:B].float(), e[B:].float()
             loss_e = ebm_loss(e_pos, e_neg, cfg.gamma)
         losses["loss_energy"] = loss_e
@@ -259,16 +277,17 @@ class DxMITrainer:
             with torch.no_grad(), acc.autocast():
                 if self.shared:
                     # Shared: target E(x_{t+1}) + c_t on the stored next state.
-                    target = self.energy_m(states[t + 1]).float() + time_cost(t, T).to(acc.device)
+                    target = self._net(self.energy_m, states[t + 1], y).float()
+                    target = target + time_cost(t, T).to(acc.device)
                 else:
                     # Separate: full soft Bellman target on a re-sampled next state.
                     noise = torch.randn(states[t].shape, generator=g, device=acc.device)
-                    x_next = self.policy_m.step(states[t], t, noise)
-                    target = self._value_next(x_next, t_vec + 1).float() + step_cost(
+                    x_next = self.policy_m.step(states[t], t, noise, y)
+                    target = self._value_next(x_next, t_vec + 1, y).float() + step_cost(
                         states[t], x_next, log_sigma[t], self.s2[t], tau1, cfg.tau2
                     )
             with acc.autocast():
-                v = self.value(states[t]) if self.shared else self.value(states[t], t_vec)
+                v = self._net(self.value, states[t], y, None if self.shared else t_vec)
                 loss_v = td_loss(v.float(), target)
             if cfg.td_update == "per_step":
                 td_norms.append(self._step(loss_v, self.opt_value, value_params, 0.0))
@@ -285,11 +304,12 @@ class DxMITrainer:
         for _ in range(updates):
             idx = torch.randint(T * B, (B,), generator=g, device=acc.device)
             x_t, t_idx = flat[idx], idx // B
+            y_t = None if y is None else y[idx % B]  # row t*B + b holds chain b
             z = torch.randn(x_t.shape, generator=g, device=acc.device)
             with acc.autocast():
-                mean, log_sig = self.policy(x_t, t_idx)
+                mean, log_sig = self.policy(x_t, t_idx, y_t)
                 x_next = mean + log_sig.exp().view((-1,) + (1,) * (x_t.dim() - 1)) * z
-                v_next = self._value_next(x_next, t_idx + 1).float()
+                v_next = self._value_next(x_next, t_idx + 1, y_t).float()
                 loss_p = policy_loss(v_next, x_t, x_next, log_sig, self.s2[t_idx], tau1, cfg.tau2)
             stats["policy_grad_norm"] = self._step(
                 loss_p, self.opt_policy, policy_params, cfg.sampler_grad_clip

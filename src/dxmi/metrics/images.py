@@ -55,11 +55,18 @@ class ResizedFeatures(nn.Module):
         self.net = net
         self.num_features = net.num_features
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _resize(self, x: torch.Tensor) -> torch.Tensor:
         size = self.net.input_size
         if x.shape[-1] != size or x.shape[-2] != size:
             x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear")
-        return self.net(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self._resize(x))
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (the classifier the features come from)."""
+        return self.net.classify(self._resize(x))
 
 
 def load_feature_net(stem: str | Path = MNIST_FEATURES) -> nn.Module:
@@ -134,6 +141,24 @@ def extract_features(
     return torch.cat(out)
 
 
+@torch.no_grad()
+def class_accuracy(net: nn.Module, images, labels, batch_size: int = 500) -> float:
+    """Share of `images` that the classifier `net` (``net.classify``) puts in class `labels`."""
+    device = next(net.parameters(), torch.empty(0)).device
+    x = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    y = torch.as_tensor(np.asarray(labels)).long()
+    if len(y) != len(x):
+        raise ValueError(f"{len(y)} labels for {len(x)} images")
+    net.eval()
+    pred = torch.cat(
+        [
+            net.classify(x[i : i + batch_size].to(device).clamp(-1, 1)).argmax(1).cpu()
+            for i in range(0, len(x), batch_size)
+        ]
+    )
+    return float((pred == y).double().mean())
+
+
 class ImageScorer:
     """FID, KID and precision / recall of sample sets against one reference set of images."""
 
@@ -164,8 +189,10 @@ class ImageScorer:
         """FID alone (what checkpoint selection needs; `score` adds KID and precision/recall)."""
         return self._fid(extract_features(self.net, samples))
 
-    def score(self, samples: np.ndarray | torch.Tensor) -> dict:
-        """Scores of `samples` (N, C, H, W) in [-1, 1], with the counts they rest on."""
+    def score(self, samples: np.ndarray | torch.Tensor, labels=None) -> dict:
+        """Scores of `samples` (N, C, H, W) in [-1, 1], with the counts they rest on. With the
+        classes asked of them (`labels`, (N,)) and a feature network that classifies, also
+        ``class_accuracy``: the share of samples it assigns to the class asked."""
         fake = extract_features(self.net, samples)
         d = self.real.shape[1]
         subset = min(self.kid_subset_size, len(fake), len(self.real))
@@ -175,7 +202,11 @@ class ImageScorer:
         torch.manual_seed(self.seed)  # KID draws random subsets
         kid_mean, kid_std = kid.compute()
         precision, recall = precision_recall(self.real.float(), fake.float(), self.k)
+        extra = {}
+        if labels is not None and hasattr(self.net, "classify"):
+            extra["class_accuracy"] = class_accuracy(self.net, samples, labels)
         return {
+            **extra,
             "fid": self._fid(fake),
             "kid": float(kid_mean),
             "kid_std": float(kid_std),

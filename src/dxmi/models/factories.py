@@ -86,7 +86,16 @@ def build_image_policy(config: ImageConfig, unet: nn.Module, schedule: Schedule)
     )
 
 
-def build_conv_energy(config: ImageConfig, channels: int, value: bool = False) -> ConvEnergy:
-    """The energy E(x), or (value=True) the separate variant's value V(x, t)."""
+def build_conv_energy(
+    config: ImageConfig, channels: int, value: bool = False, num_classes: int | None = None
+) -> ConvEnergy:
+    """The energy E(x), or (value=True) the separate variant's value V(x, t); E(x, y) with the
+    classes of a class-conditional teacher when ``energy.class_conditional`` is set."""
     e = config.energy
-    return ConvEnergy(channels, e.channels, time_embedding=e.time_embedding if value else 0)
+    classes = num_classes if (e.class_conditional and num_classes) else 0
+    return ConvEnergy(
+        channels,
+        e.channels,
+        time_embedding=e.time_embedding if value else 0,
+        num_classes=classes,
+    )

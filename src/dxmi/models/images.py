@@ -14,7 +14,12 @@ import torch
 from dxmi.checkpoint import CheckpointError, sha256
 from dxmi.diffusion import GaussianPolicy, rollout
 from dxmi.diffusion.schedules import Schedule
-from dxmi.networks.unet import UNetEpsilon, load_unet_teacher
+from dxmi.networks.unet import (
+    ClassLabelError,
+    UNetEpsilon,
+    check_class_labels,
+    load_unet_teacher,
+)
 
 
 @dataclass
@@ -33,24 +38,45 @@ class ImageSampler:
     def steps(self) -> int:
         return self.policy.steps
 
+    @property
+    def num_classes(self) -> int | None:
+        """Classes of a class-conditional sampler; None for an unconditional one."""
+        return getattr(self.policy.eps_model, "num_classes", None)
+
+    def _labels(self, labels, n: int) -> torch.Tensor | None:
+        """`labels` as n class labels on the device: one int for all, or a sequence of n."""
+        if labels is not None and np.ndim(labels) == 0:
+            labels = np.full(n, int(labels))
+        y = check_class_labels(labels, self.num_classes, "sampler")
+        if y is not None and len(y) != n:
+            raise ClassLabelError(f"sampler: {len(y)} class labels for {n} images")
+        return None if y is None else y.to(self.device)
+
     @torch.no_grad()
-    def chain(self, n: int, seed: int = 0) -> np.ndarray:
+    def chain(self, n: int, seed: int = 0, labels=None) -> np.ndarray:
         """Every state of n chains, (T + 1, n, C, H, W): [0] noise, [T] the images."""
-        return self._chain(n, torch.Generator(self.device).manual_seed(seed)).cpu().numpy()
+        gen = torch.Generator(self.device).manual_seed(seed)
+        return self._chain(n, gen, self._labels(labels, n)).cpu().numpy()
 
-    def _chain(self, n: int, gen: torch.Generator) -> torch.Tensor:
+    def _chain(self, n: int, gen: torch.Generator, y: torch.Tensor | None) -> torch.Tensor:
         x0 = torch.randn((n, *self.shape), generator=gen, device=self.device)
-        return rollout(self.policy.eval(), x0, gen)
+        return rollout(self.policy.eval(), x0, gen, y)
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int = 0, batch_size: int = 500) -> np.ndarray:
+    def sample(self, n: int, seed: int = 0, batch_size: int = 500, labels=None) -> np.ndarray:
         """n images (n, C, H, W), clipped to [-1, 1]; the same seed and batch size give the same
-        images. One generator serves every batch, so draws with different seeds share none."""
+        images. One generator serves every batch, so draws with different seeds share none.
+        A class-conditional sampler needs `labels`: one class for all, or n of them."""
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
+        y = self._labels(labels, n)
         gen = torch.Generator(self.device).manual_seed(seed)
         parts = [
-            self._chain(min(batch_size, n - i), gen)[-1].cpu().numpy()
+            self._chain(min(batch_size, n - i), gen, None if y is None else y[i : i + batch_size])[
+                -1
+            ]
+            .cpu()
+            .numpy()
             for i in range(0, n, batch_size)
         ]
         return np.clip(np.concatenate(parts), -1, 1)
@@ -138,6 +164,56 @@ class ImageSampler:
             policy.log_sigma_learned.copy_(values[:n_learned])
             policy.log_sigma_last.copy_(values[n_learned:])
         return cls(policy.to(device).eval(), shape, schedule)  # type: ignore[arg-type]
+
+
+@dataclass
+class SolverSampler:
+    """A training-free sampler of a teacher (diffusers' DDIM, DPM-Solver++, UniPC or the
+    ancestral DDPM step, `dxmi.diffusion.solvers`) with `ImageSampler`'s `sample`, so that a
+    table scores it exactly as it scores DxMI: same noise seeds, batches and classes."""
+
+    eps_model: UNetEpsilon
+    shape: tuple[int, int, int]
+    schedule: Schedule
+    solver: str
+    steps: int
+    clip_x0: float = 1.0
+    spacing: str = "linear"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.eps_model.parameters()).device
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.eps_model.num_classes
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, batch_size: int = 500, labels=None) -> np.ndarray:
+        """n images in [-1, 1] from noise seeded `seed` afresh at every call."""
+        from dxmi.diffusion.solvers import solver_sample
+
+        if labels is not None and np.ndim(labels) == 0:
+            labels = np.full(n, int(labels))
+        y = check_class_labels(labels, self.num_classes, f"{self.solver} sampler")
+        gen = torch.Generator(self.device).manual_seed(seed)
+        parts = []
+        for i in range(0, n, batch_size):
+            m = min(batch_size, n - i)
+            noise = torch.randn((m, *self.shape), generator=gen, device=self.device)
+            x = solver_sample(
+                self.eps_model.eval(),
+                noise,
+                self.solver,
+                self.steps,
+                clip_x0=self.clip_x0,
+                spacing=self.spacing,  # type: ignore[arg-type]
+                generator=gen,
+                labels=None if y is None else y[i : i + m].to(self.device),
+                **self.schedule.to_dict(),
+            )
+            parts.append(x.clamp(-1, 1).cpu().numpy())
+        return np.concatenate(parts)
 
 
 SAMPLER_FORMAT = 2  # 2 added unet_sha256; format 1 records load without the hash check

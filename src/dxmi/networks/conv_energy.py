@@ -3,7 +3,9 @@
 3x3 conv stem, residual blocks with LeakyReLU(0.2) and no normalisation, 2x average pooling
 between stages, spatial sum pooling and a linear head with a learnable output scale. With
 `time_embedding` > 0 it is the time-conditioned value V(x, t) of the separate variant: the
-embedded chain index is added to every block as a per-channel bias.
+embedded chain index is added to every block as a per-channel bias. With `num_classes` > 0 it
+is class-conditional through a projection head (Miyato & Koyama 2018): E(x, y) = w . h(x) +
+embed(y) . h(x), h the pooled features.
 """
 
 from __future__ import annotations
@@ -46,8 +48,11 @@ class ConvEnergy(nn.Module):
         *,
         downsample_after: tuple[int, ...] = (0, 1, 2),
         time_embedding: int = 0,
+        num_classes: int = 0,
     ) -> None:
         super().__init__()
+        self.num_classes = num_classes or None  # read by the trainer: pass labels or not
+        self.class_embed = nn.Embedding(num_classes, channels[-1]) if num_classes else None
         self.embed = SinusoidalEmbedding(time_embedding) if time_embedding else None
         self.stem = nn.Conv2d(in_channels, channels[0], 3, padding=1)
         widths = [channels[0], *channels]
@@ -58,7 +63,11 @@ class ConvEnergy(nn.Module):
         self.head = nn.Linear(channels[-1], 1)
         self.scale = nn.Parameter(torch.ones(()))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor | None = None, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if (labels is None) != (self.class_embed is None):
+            raise ValueError("pass labels exactly when the network is class-conditional")
         emb = None
         if self.embed is not None:
             if t is None:
@@ -70,4 +79,7 @@ class ConvEnergy(nn.Module):
             if i in self.downsample_after and min(h.shape[-2:]) >= 2:
                 h = F.avg_pool2d(h, 2, ceil_mode=True)
         h = F.leaky_relu(h, 0.2).sum(dim=(2, 3))
-        return self.head(h)[:, 0] * self.scale
+        out = self.head(h)[:, 0]
+        if self.class_embed is not None:
+            out = out + (self.class_embed(labels) * h).sum(dim=1)
+        return out * self.scale

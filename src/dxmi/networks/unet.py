@@ -16,18 +16,63 @@ from diffusers import UNet2DModel
 from torch import nn
 
 from dxmi.checkpoint import CheckpointError
+from dxmi.data.images import ClassLabelError
 from dxmi.diffusion.schedules import Schedule
 
 
+def unet_classes(unet: UNet2DModel) -> int | None:
+    """How many classes a class-conditional `UNet2DModel` knows (its ``num_class_embeds``);
+    None for an unconditional one. A UNet with another ``class_embed_type`` is refused."""
+    cfg = unet.config
+    if getattr(cfg, "class_embed_type", None) is not None:
+        raise ClassLabelError(
+            f"UNet2DModel class_embed_type {cfg.class_embed_type!r}: dxmi supports class "
+            "conditioning through num_class_embeds (an embedding table) only"
+        )
+    n = getattr(cfg, "num_class_embeds", None)
+    return int(n) if n else None
+
+
+def check_class_labels(labels, num_classes: int | None, where: str) -> torch.Tensor | None:
+    """Labels (N,) as a long tensor, checked against a model with `num_classes` (None:
+    unconditional); a one-line `ClassLabelError` naming `where` otherwise."""
+    if labels is None:
+        if num_classes is not None:
+            raise ClassLabelError(
+                f"{where}: the model is class-conditional ({num_classes} classes): give class "
+                "labels (dxmi sample --class K; the pipeline's class_labels=)"
+            )
+        return None
+    if num_classes is None:
+        raise ClassLabelError(f"{where}: the model is unconditional; it takes no class labels")
+    y = torch.as_tensor(labels)
+    if y.dtype.is_floating_point or y.dtype == torch.bool or y.dim() != 1:
+        raise ClassLabelError(f"{where}: class labels must be integers of shape (N,)")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
+        raise ClassLabelError(
+            f"{where}: class label {bad} out of range for {num_classes} classes [0, "
+            f"{num_classes - 1}]"
+        )
+    return y.long()
+
+
 class UNetEpsilon(nn.Module):
-    """Wraps a `UNet2DModel` as eps(x, t): (N, C, H, W), (N,) -> (N, C, H, W)."""
+    """Wraps a `UNet2DModel` as eps(x, t[, labels]): (N, C, H, W), (N,) -> (N, C, H, W).
+
+    A class-conditional UNet (``num_class_embeds``) takes labels (N,); the callers check them
+    once, at the entry points (`check_class_labels`), not at every step.
+    """
 
     def __init__(self, unet: UNet2DModel) -> None:
         super().__init__()
         self.unet = unet
+        self.num_classes = unet_classes(unet)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.unet(x, t).sample
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.unet(x, t, class_labels=labels).sample
 
 
 def build_unet(
@@ -37,8 +82,10 @@ def build_unet(
     layers_per_block: int,
     attention: bool,
     norm_num_groups: int,
+    num_class_embeds: int = 0,
 ) -> UNet2DModel:
-    """A `UNet2DModel` for (channels, size, size) images; attention at the lowest resolution."""
+    """A `UNet2DModel` for (channels, size, size) images; attention at the lowest resolution;
+    `num_class_embeds` > 0 adds a class embedding (added to the time embedding)."""
     n = len(block_out_channels)
     if size % 2 ** (n - 1):
         raise ValueError(
@@ -58,6 +105,7 @@ def build_unet(
         down_block_types=tuple(down),
         up_block_types=tuple(up),
         norm_num_groups=norm_num_groups,
+        num_class_embeds=num_class_embeds or None,
     )
 
 

@@ -40,8 +40,14 @@ from dxmi.diffusion.ddpm import DDPMTrainer
 from dxmi.diffusion.schedules import Schedule
 from dxmi.irl.trainer import DxMITrainer
 from dxmi.models.factories import build_conv_energy, build_image_policy, build_schedule
-from dxmi.models.images import ImageSampler
-from dxmi.networks.unet import UNetEpsilon, build_unet, load_unet_teacher
+from dxmi.models.images import ImageSampler, SolverSampler
+from dxmi.networks.unet import (
+    ClassLabelError,
+    UNetEpsilon,
+    build_unet,
+    load_unet_teacher,
+    unet_classes,
+)
 from dxmi.plots import plot_curves, save_image_chain, save_image_grid
 from dxmi.runs.loop import LoopSettings, in_run, run_loop
 from dxmi.runs.rundir import (
@@ -65,10 +71,24 @@ FINETUNE = RunKind(
 # data and networks
 
 
-def load_image_run_data(config: ImageConfig) -> ImageData:
-    """The configured images, split, and average-pooled by `data.downsample`."""
+def load_image_run_data(config: ImageConfig, num_classes: int | None = None) -> ImageData:
+    """The configured images, split, and average-pooled by `data.downsample`; for a run with
+    `num_classes` classes, with class labels in [0, num_classes) (else a one-line error)."""
     d = config.data
-    data = load_images(d.name, d.path, holdout_fraction=d.holdout_fraction, seed=d.seed)
+    data = load_images(
+        d.name,
+        d.path,
+        holdout_fraction=d.holdout_fraction,
+        seed=d.seed,
+        labels=num_classes is not None,
+    )
+    if num_classes is not None:
+        top = int(max(data.train_labels.max(), data.holdout_labels.max()))
+        if top >= num_classes:
+            raise ClassLabelError(
+                f"{d.path or d.name}: class label {top} out of range for a teacher with "
+                f"{num_classes} classes (unet.num_class_embeds)"
+            )
     if d.downsample > 1:
         h, w = data.shape[1:]
         if h % d.downsample or w % d.downsample:
@@ -90,9 +110,31 @@ def _square_size(data: ImageData, source: str) -> int:
     return h
 
 
-def _training_images(data: ImageData, flip: bool, device) -> torch.Tensor:
+def _training_images(
+    data: ImageData, flip: bool, device, conditional: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The training images (flips as a fixed doubling of the data) and, for a class-conditional
+    run, their labels."""
     x = torch.from_numpy(data.train).to(device)
-    return torch.cat([x, x.flip(-1)]) if flip else x  # flips as a fixed doubling of the data
+    y = torch.from_numpy(data.train_labels).to(device) if conditional else None
+    if flip:
+        x = torch.cat([x, x.flip(-1)])
+        y = None if y is None else torch.cat([y, y])
+    return x, y
+
+
+def eval_labels(config: ImageConfig, data: ImageData, num_classes: int | None, n: int):
+    """The classes asked of every sampler in an evaluation of a class-conditional run: n drawn
+    from the training labels (their frequencies) with ``eval.seed``; None when unconditional."""
+    if num_classes is None:
+        return None
+    rng = np.random.default_rng(config.eval.seed)
+    return data.train_labels[rng.integers(len(data.train_labels), size=n)]
+
+
+def grid_labels(num_classes: int | None, per_class: int = 8):
+    """One row of `per_class` images per class (sample grids of class-conditional runs)."""
+    return None if num_classes is None else np.repeat(np.arange(num_classes), per_class)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,7 +146,7 @@ def pretrain(
 ) -> Path:
     """Train a DDPM UNet teacher on the configured images; returns its folder (``teacher/``)."""
     out = Path(out_dir)
-    data = load_image_run_data(config)
+    data = load_image_run_data(config, config.unet.num_class_embeds or None)
     size = _square_size(data, config.data.path or config.data.name)
 
     def body(run: RunDir, acc: Accelerator) -> Path:
@@ -131,9 +173,12 @@ def _pretrain(config: ImageConfig, run: RunDir, data: ImageData, size: int, acc)
             u.layers_per_block,
             u.attention,
             u.norm_num_groups,
+            u.num_class_embeds,
         )
     except ValueError as err:
         raise DataError(f"{config.data.path or config.data.name}: {err}") from None
+    classes = u.num_class_embeds or None
+    train_x, train_y = _training_images(data, config.data.flip, acc.device, classes is not None)
     trainer = DDPMTrainer(
         UNetEpsilon(unet),
         schedule.alphas_cumprod(),
@@ -143,8 +188,8 @@ def _pretrain(config: ImageConfig, run: RunDir, data: ImageData, size: int, acc)
         lr=t.lr,
         ema_decay=t.ema_decay,
         seed=config.run.seed,
+        labels=train_y,
     )
-    train_x = _training_images(data, config.data.flip, acc.device)
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
     settings = LoopSettings(
         t.iterations,
@@ -167,7 +212,7 @@ def _pretrain(config: ImageConfig, run: RunDir, data: ImageData, size: int, acc)
         DDPMScheduler(**schedule.to_dict()).save_pretrained(tmp)
         shutil.rmtree(teacher_dir, ignore_errors=True)
         tmp.replace(teacher_dir)
-        _draw_teacher(teacher, schedule, data.shape, out / "samples.png", config.eval.seed)
+        _draw_teacher(teacher, schedule, data.shape, out / "samples.png", config.eval.seed, classes)
         plot_curves(history, out / "curves.png")
         if writer is not None:
             writer.close()
@@ -199,15 +244,20 @@ def finished_teacher(config: ImageConfig, out_dir: str | Path) -> Path | None:
     return out / "teacher"
 
 
-def _draw_teacher(unet, schedule: Schedule, shape, path: Path, seed: int) -> None:
-    """64 teacher samples with DPM-Solver++ at 20 steps (a quick look, not a metric)."""
+def _draw_teacher(
+    unet, schedule: Schedule, shape, path: Path, seed: int, classes: int | None
+) -> None:
+    """64 teacher samples (8 per class, a row each, when class-conditional) with DPM-Solver++
+    at 20 steps (a quick look, not a metric)."""
     from dxmi.diffusion.solvers import solver_sample
 
     device = next(unet.parameters()).device
+    labels = grid_labels(classes)
+    y = None if labels is None else torch.as_tensor(labels, device=device)
     gen = torch.Generator(device).manual_seed(seed)
-    noise = torch.randn((64, *shape), generator=gen, device=device)
+    noise = torch.randn((64 if y is None else len(y), *shape), generator=gen, device=device)
     x = solver_sample(
-        UNetEpsilon(unet), noise, "dpmsolver++", 20, clip_x0=1.0, **schedule.to_dict()
+        UNetEpsilon(unet), noise, "dpmsolver++", 20, clip_x0=1.0, labels=y, **schedule.to_dict()
     )
     save_image_grid(x.clamp(-1, 1).cpu().numpy(), path)
 
@@ -248,9 +298,9 @@ def finetune(
 ) -> ImageSampler:
     """Fine-tune `teacher` (a UNet2DModel folder) into a `config.dxmi.steps`-step sampler."""
     out, teacher = Path(out_dir), Path(teacher)
-    data = load_image_run_data(config)
-    source = config.data.path or config.data.name
     unet, schedule = load_unet_teacher(teacher)
+    data = load_image_run_data(config, unet_classes(unet))
+    source = config.data.path or config.data.name
     _check_teacher_fits(unet, data, teacher, source)
 
     def body(run: RunDir, acc: Accelerator) -> ImageSampler:
@@ -275,23 +325,25 @@ def _finetune(
         _record_teacher(out, teacher, resume)
     acc.wait_for_everyone()
     set_seed(config.run.seed)
-    channels = data.shape[0]
+    channels, classes = data.shape[0], unet_classes(unet)
     policy = build_image_policy(config, unet, schedule)
     initial = ImageSampler(copy.deepcopy(policy).eval(), data.shape, schedule)
+    train_x, train_y = _training_images(data, config.data.flip, acc.device, classes is not None)
     trainer = DxMITrainer(
         policy,
-        build_conv_energy(config, channels),
-        build_conv_energy(config, channels, value=True)
+        build_conv_energy(config, channels, num_classes=classes),
+        build_conv_energy(config, channels, value=True, num_classes=classes)
         if config.dxmi.variant == "separate"
         else None,
         config.dxmi,
         acc,
         seed=config.run.seed,
+        labels=train_y,
     )
-    train_x = _training_images(data, config.data.flip, acc.device)
     scorer = make_scorer(config, data) if main else None
+    labels = eval_labels(config, data, classes, config.eval.n_samples)
     selector = (
-        _HoldoutSelector(config, data, scorer, out, resume)
+        _HoldoutSelector(config, data, scorer, out, resume, labels)
         if main and config.eval.select == "holdout"
         else None
     )
@@ -299,7 +351,7 @@ def _finetune(
     def evaluate(policy) -> dict:
         e = config.eval
         sampler = ImageSampler(policy, data.shape, schedule)
-        scores = scorer.score(sampler.sample(e.n_samples, e.seed, e.batch_size))
+        scores = scorer.score(sampler.sample(e.n_samples, e.seed, e.batch_size, labels))
         result = {"fid": scores["fid"], "kid": scores["kid"], "postfix": f"fid={scores['fid']:.2f}"}
         if selector is not None:
             result["fid_holdout"] = selector.check(sampler, trainer.iteration_count)
@@ -319,18 +371,23 @@ def _finetune(
         save_checkpoint(
             out / "energy",
             {"energy": trainer.scoring_energy.state_dict()},
-            {"config": to_dict(config.energy), "in_channels": channels},
+            {"config": to_dict(config.energy), "in_channels": channels, "num_classes": classes},
         )
-        seed = config.eval.seed
-        save_image_grid(sampler.sample(64, seed=seed), out / "samples.png")
-        save_image_chain(sampler.chain(8, seed=seed), out / "chain.png")
+        seed, rows = config.eval.seed, grid_labels(classes)
+        n_grid = 64 if rows is None else len(rows)
+        save_image_grid(sampler.sample(n_grid, seed=seed, labels=rows), out / "samples.png")
+        chain_labels = None if classes is None else np.arange(8) % classes
+        save_image_chain(sampler.chain(8, seed=seed, labels=chain_labels), out / "chain.png")
         plot_curves(history, out / "curves.png")
         if writer is not None:
             writer.close()
         # the copy of the untrained policy was made on the CPU, before the trainer moved the
         # policy to its device: on a GPU run it would sample there, minutes per 1,000 images
         initial.policy.to(sampler.device)
-        metrics = evaluate_image_sampler(config, data, {**final, "init": initial}, scorer)
+        references = reference_samplers(config, initial.policy.eps_model, data.shape, schedule)
+        metrics = evaluate_image_sampler(
+            config, data, {**final, "init": initial, **references}, scorer
+        )
         metrics["iterations"] = trainer.iteration_count  # fewer than asked if max_minutes ran out
         if selector is not None and selector.best is not None:  # None: no check was reached
             metrics["selection"] = selector.best
@@ -349,10 +406,13 @@ class _HoldoutSelector:
     are deterministic, so a check repeated after a crash gives the same answer.
     """
 
-    def __init__(self, config: ImageConfig, data: ImageData, scorer, out: Path, resume: bool):
+    def __init__(
+        self, config: ImageConfig, data: ImageData, scorer, out: Path, resume: bool, labels
+    ):
         from dxmi.metrics.images import ImageScorer
 
         self.config, self.folder, self.record = config, out / "sampler-best", out / "selection.json"
+        self.labels = labels
         self.scorer = ImageScorer(scorer.net, data.holdout, "held-out images", seed=scorer.seed)
         self.best: dict | None = None
         if resume and self.record.is_file() and self.folder.is_dir():
@@ -363,7 +423,7 @@ class _HoldoutSelector:
 
     def check(self, sampler: ImageSampler, iteration: int) -> float:
         e = self.config.eval
-        fid = self.scorer.fid(sampler.sample(e.n_samples, e.seed + 1, e.batch_size))
+        fid = self.scorer.fid(sampler.sample(e.n_samples, e.seed + 1, e.batch_size, self.labels))
         if self.best is None or fid < self.best["fid_holdout"]:
             # the sampler first, then the record: a crash between the two repeats the check
             sampler.save(self.folder)
@@ -379,6 +439,25 @@ class _HoldoutSelector:
 
 # ---------------------------------------------------------------------------------------------
 # evaluation
+
+
+def reference_samplers(
+    config: ImageConfig, eps: UNetEpsilon, shape, schedule: Schedule
+) -> dict[str, SolverSampler]:
+    """What a user would pick instead of DxMI, for finetune's own table: ``eval.baselines`` at
+    the same T and noise levels, and the teacher at ``eval.teacher_steps`` (its ancestral
+    sampler at every step, or DPM-Solver++ at fewer), so a table shows whether the teacher or
+    DxMI limits a result."""
+    d, e = config.dxmi, config.eval
+    out = {
+        name: SolverSampler(eps, shape, schedule, name, d.steps, d.clip_x0, d.timestep_spacing)
+        for name in e.baselines
+    }
+    if e.teacher_steps:
+        full = e.teacher_steps == schedule.num_train_timesteps
+        solver = "ancestral" if full else "dpmsolver++"
+        out["teacher"] = SolverSampler(eps, shape, schedule, solver, e.teacher_steps, d.clip_x0)
+    return out
 
 
 def make_scorer(config: ImageConfig, data: ImageData):
@@ -427,25 +506,41 @@ def timed_samples(sample_fn, n: int, warmup: int = 0) -> tuple[np.ndarray, float
 
 
 def evaluate_image_sampler(
-    config: ImageConfig, data: ImageData, samplers: dict[str, ImageSampler], scorer=None
+    config: ImageConfig,
+    data: ImageData,
+    samplers: dict[str, ImageSampler | SolverSampler],
+    scorer=None,
 ) -> dict:
-    """FID / KID / precision / recall of each sampler and of held-out real images (the floor)."""
+    """FID / KID / precision / recall (and, class-conditional, the class accuracy) of each
+    sampler on the same noise seed and classes, and of held-out real images (the floor)."""
     scorer = scorer or make_scorer(config, data)
     n = config.eval.n_samples
+    classes = next(iter(samplers.values())).num_classes if samplers else None
+    labels = eval_labels(config, data, classes, n)  # the same classes asked of every sampler
     out: dict = {"dataset": config.data.name, "shape": list(data.shape), "methods": {}}
+    if classes is not None:
+        out["num_classes"] = classes
     for name, sampler in samplers.items():
         x, secs = timed_samples(
             lambda m, s=sampler: s.sample(
-                m, seed=config.eval.seed, batch_size=config.eval.batch_size
+                m,
+                seed=config.eval.seed,
+                batch_size=config.eval.batch_size,
+                labels=None if labels is None else labels[:m],
             ),
             n,
             warmup_size(sampler.device, sampler.steps, config.eval.batch_size),
         )
         out["methods"][name] = {
-            **scorer.score(x),
+            **scorer.score(x, labels),
             "steps": sampler.steps,
             "seconds_per_1000": secs,
+            **({"solver": sampler.solver} if isinstance(sampler, SolverSampler) else {}),
         }
-    floor = data.holdout[:n]
-    out["methods"]["floor"] = {**scorer.score(floor), "steps": 0, "seconds_per_1000": None}
+    floor, floor_labels = data.holdout[:n], data.holdout_labels[:n]
+    out["methods"]["floor"] = {
+        **scorer.score(floor, None if classes is None else floor_labels),
+        "steps": 0,
+        "seconds_per_1000": None,
+    }
     return out
