@@ -40,6 +40,12 @@ from common import (  # noqa: E402
 )
 
 BASELINES = ("ddim", "dpmsolver++", "unipc", "ancestral")
+FEATURES = {  # eval.feature_net -> what the table says the scores are computed on
+    "mnist": "the shipped MNIST classifier's 128-d features",
+    "cifar10": "the shipped CIFAR-10 (16x16) classifier's 128-d features",
+    "inception": "the FID Inception's 2048-d pool features",
+    "pixels": "pixels",
+}
 TEACHER_STEPS = 1000  # the teacher's own sampler at every step of its schedule
 SHARD = "teacher-shard"  # the records of teacher_shard_job, merged into one "teacher" record
 
@@ -69,55 +75,52 @@ def _record(method: str, steps: int, seed: int, scores: dict, seconds: float | N
 
 
 def _solver_draw(config, out: str, shape: tuple, solver: str, steps: int, seed: int):
-    """`draw(n)`: n images of `shape` from a sampler of the teacher in `out`, from noise seeded
-    `seed` afresh at every call (see `timed_samples`); also the device it runs on."""
+    """`draw(n, labels)`: n images of `shape` (of the classes `labels` for a class-conditional
+    teacher) from a sampler of the teacher in `out`, from noise seeded `seed` afresh at every
+    call (see `timed_samples`); also the device it runs on and the teacher's classes."""
     import torch
 
-    from dxmi.diffusion.solvers import solver_sample
+    from dxmi.models.images import SolverSampler
     from dxmi.networks.unet import UNetEpsilon, load_unet_teacher
 
     unet, schedule = load_unet_teacher(Path(out) / "teacher" / "teacher")
     device = "cuda" if torch.cuda.is_available() and not config.run.cpu else "cpu"
     eps = UNetEpsilon(unet.to(device).eval())
+    # the training-free samplers visit the noise levels DxMI's policy visits
+    spacing = "linear" if steps == TEACHER_STEPS else config.dxmi.timestep_spacing
+    sampler = SolverSampler(eps, shape, schedule, solver, steps, config.dxmi.clip_x0, spacing)
 
-    def draw(n: int) -> np.ndarray:
-        gen = torch.Generator(device).manual_seed(seed)
-        parts = []
-        for i in range(0, n, config.eval.batch_size):
-            m = min(config.eval.batch_size, n - i)
-            noise = torch.randn((m, *shape), generator=gen, device=device)
-            x = solver_sample(
-                eps,
-                noise,
-                solver,
-                steps,
-                clip_x0=config.dxmi.clip_x0,
-                spacing=config.dxmi.timestep_spacing,  # the noise levels DxMI's policy visits
-                generator=gen,
-                **schedule.to_dict(),
-            )
-            parts.append(x.clamp(-1, 1).cpu().numpy())
-        return np.concatenate(parts)
+    def draw(n: int, labels=None) -> np.ndarray:
+        return sampler.sample(n, seed, config.eval.batch_size, labels)
 
-    return draw, device
+    return draw, device, sampler.num_classes
+
+
+def _eval_labels(config, data, classes):
+    """The classes every method is asked for (None: unconditional), as in `dxmi finetune`."""
+    from dxmi.runs.images import eval_labels
+
+    return eval_labels(config, data, classes, config.eval.n_samples)
 
 
 def solver_job(config_path: str, sets: list[str], out: str, solver: str, steps: int) -> list[dict]:
     """A training-free sampler of the teacher: n samples, timed, scored, a grid saved."""
     import torch
 
-    from dxmi.plots import save_image_grid
     from dxmi.runs.images import timed_samples, warmup_size
 
     config = image_config(config_path, sets)
     data, scorer = _scorer(config)
-    draw, device = _solver_draw(config, out, data.shape, solver, steps, config.eval.seed)
+    draw, device, classes = _solver_draw(config, out, data.shape, solver, steps, config.eval.seed)
+    labels = _eval_labels(config, data, classes)
     with torch.no_grad():
         warmup = warmup_size(device, steps, config.eval.batch_size)
-        x, secs = timed_samples(draw, config.eval.n_samples, warmup)
+        x, secs = timed_samples(
+            lambda m: draw(m, None if labels is None else labels[:m]), config.eval.n_samples, warmup
+        )
     name = "teacher" if steps == TEACHER_STEPS else solver
-    save_image_grid(x[:64], Path(out) / "grids" / f"{name}-{steps}.png")
-    record = _record(name, steps, 0, scorer.score(x), secs)
+    _grid(x, labels, Path(out) / "grids" / f"{name}-{steps}.png")
+    record = _record(name, steps, 0, scorer.score(x, labels), secs)
     return [{**record, "spacing": config.dxmi.timestep_spacing if name != "teacher" else None}]
 
 
@@ -132,31 +135,49 @@ def teacher_shard_job(config_path: str, sets: list[str], out: str, part: tuple[i
 
     shard, shards = part
     config = image_config(config_path, sets)
-    shape = load_image_run_data(config).shape
+    data = load_image_run_data(config)
     n = len(range(shard, config.eval.n_samples, shards))  # the shards' sizes add up to n
     seed = config.eval.seed + shard
-    draw, _ = _solver_draw(config, out, shape, "ancestral", TEACHER_STEPS, seed)
+    draw, _, classes = _solver_draw(config, out, data.shape, "ancestral", TEACHER_STEPS, seed)
+    labels = _eval_labels(config, data, classes)
+    mine = None if labels is None else labels[shard::shards]  # see merge_teacher_shards
     with torch.no_grad():
-        x, secs = timed_samples(draw, n)  # timed cold: see warmup_size
+        x, secs = timed_samples(lambda m: draw(m, mine), n)  # timed cold: see warmup_size
     folder = Path(out) / "teacher-shards"
     folder.mkdir(exist_ok=True)
     np.save(folder / f"{shard}.npy", x)
     return [{"method": SHARD, "shard": shard, "shards": shards, "n": n, "seconds": secs * n / 1000}]
 
 
+def _grid(x: np.ndarray, labels, path: Path) -> None:
+    """64 images; for a class-conditional table, up to 8 per class, one row per class."""
+    from dxmi.plots import save_image_grid
+
+    if labels is None:
+        save_image_grid(x[:64], path)
+        return
+    rows = [x[labels == c][:8] for c in np.unique(labels)]
+    per_row = min(len(r) for r in rows)
+    save_image_grid(np.concatenate([r[:per_row] for r in rows]), path, nrow=per_row)
+
+
 def merge_teacher_shards(config_path: str, sets: list[str], out: str, shards: list[dict]):
     """The 1000-step teacher's record from its shards' samples: scored together, timed as the
     sum of the shards' sampling seconds (the cost of one process drawing them all, when each
     shard has a core of its own)."""
-    from dxmi.plots import save_image_grid
 
     shards = sorted(shards, key=lambda r: r["shard"])
     folder = Path(out) / "teacher-shards"
     x = np.concatenate([np.load(folder / f"{r['shard']}.npy") for r in shards])
-    _, scorer = _scorer(image_config(config_path, sets))
-    save_image_grid(x[:64], Path(out) / "grids" / f"teacher-{TEACHER_STEPS}.png")
+    config = image_config(config_path, sets)
+    data, scorer = _scorer(config)
+    _, _, classes = _solver_draw(config, out, data.shape, "ancestral", TEACHER_STEPS, 0)
+    labels = _eval_labels(config, data, classes)
+    if labels is not None:  # shard i drew the classes labels[i::k], in shard order
+        labels = np.concatenate([labels[r["shard"] :: len(shards)] for r in shards])
+    _grid(x, labels, Path(out) / "grids" / f"teacher-{TEACHER_STEPS}.png")
     secs = sum(r["seconds"] for r in shards) * 1000 / len(x)
-    record = _record("teacher", TEACHER_STEPS, 0, scorer.score(x), secs)
+    record = _record("teacher", TEACHER_STEPS, 0, scorer.score(x, labels), secs)
     return {**record, "spacing": None, "shards": len(shards)}
 
 
@@ -241,10 +262,13 @@ def _table(records: list[dict], env: dict) -> str:
         "floor": 8,
     }
     first = records[0]
+    # class-conditional: the feature network's accuracy on the classes asked (floor: real)
+    conditional = any(r.get("class_accuracy") is not None for r in records)
     spacings = sorted({r["spacing"] for r in records if r.get("spacing")})
     lines = [
-        f"{first['n_samples']} samples per method vs {first['reference']}; FID/KID on the "
-        "shipped MNIST classifier's 128-d features; median over seeds (n = seeds)"
+        f"{first['n_samples']} samples per method vs {first['reference']}; FID/KID on "
+        f"{FEATURES.get(env.get('feature_net', 'mnist'), env.get('feature_net'))}; median over "
+        "seeds (n = seeds)"
         + (
             f"; training-free samplers at {' and '.join(spacings)} timestep spacing."
             if spacings
@@ -256,8 +280,9 @@ def _table(records: list[dict], env: dict) -> str:
             else ""
         ),
         "",
-        "| method | steps (NFE) | FID | KID | precision | recall | s / 1000 images | n |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | steps (NFE) | FID | KID | precision | recall | s / 1000 images | n |"
+        + (" class accuracy |" if conditional else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if conditional else ""),
     ]
     for (method, steps), rs in sorted(
         groups.items(),
@@ -273,6 +298,7 @@ def _table(records: list[dict], env: dict) -> str:
             f"| {method} | {steps} | {med('fid'):.2f} | {med('kid'):.3f} | "
             f"{med('precision'):.3f} | {med('recall'):.3f} | "
             f"{'-' if secs is None else f'{secs:.2f}'} | {len(rs)} |"
+            + (f" {med('class_accuracy'):.3f} |" if conditional else "")
         )
     timing = "".join(
         f"; {label} {env[key]:.1f} min"
@@ -347,7 +373,9 @@ def main() -> None:
         # The teacher trains alone, so it gets the workers' cores: 150 iterations of the CPU
         # config took 15.9 s on two threads against 26.7 s on one (2-core x86_64 machine).
         torch.set_num_threads(max(1, args.workers))
-        env.update(ensure_teacher(image_config(args.config, args.set), out / "teacher"))
+        base = image_config(args.config, args.set)
+        env["feature_net"] = base.eval.feature_net
+        env.update(ensure_teacher(base, out / "teacher"))
         # the jobs run in worker processes with one thread each (common.init_worker; two
         # threads per job ran at half the speed of one there: 1.0 vs 2.3 iterations/s)
         torch.set_num_threads(1)

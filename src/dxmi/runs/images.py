@@ -373,11 +373,15 @@ def _finetune(
             {"energy": trainer.scoring_energy.state_dict()},
             {"config": to_dict(config.energy), "in_channels": channels, "num_classes": classes},
         )
-        seed, rows = config.eval.seed, grid_labels(classes)
-        n_grid = 64 if rows is None else len(rows)
+        # up to 64 images (8 per class, a row each); no more than the evaluation draws, so a
+        # smoke run of a large UNet does not spend its time on the picture
+        per_class = max(1, min(8, config.eval.n_samples // (classes or 8)))
+        seed, rows = config.eval.seed, grid_labels(classes, per_class)
+        n_grid = min(64, config.eval.n_samples) if rows is None else len(rows)
         save_image_grid(sampler.sample(n_grid, seed=seed, labels=rows), out / "samples.png")
-        chain_labels = None if classes is None else np.arange(8) % classes
-        save_image_chain(sampler.chain(8, seed=seed, labels=chain_labels), out / "chain.png")
+        n_chain = min(8, config.eval.n_samples)
+        chain_labels = None if classes is None else np.arange(n_chain) % classes
+        save_image_chain(sampler.chain(n_chain, seed=seed, labels=chain_labels), out / "chain.png")
         plot_curves(history, out / "curves.png")
         if writer is not None:
             writer.close()
@@ -463,21 +467,25 @@ def reference_samplers(
 def make_scorer(config: ImageConfig, data: ImageData):
     """An `ImageScorer` against the training images, on `config.eval.feature_net`'s features."""
     from dxmi.metrics.images import (
+        CIFAR10_FEATURES,
+        MNIST_FEATURES,
         ImageScorer,
+        InceptionFeatures,
         PixelFeatures,
         ResizedFeatures,
-        inception_features,
         load_feature_net,
     )
 
     name = config.eval.feature_net
     if name == "pixels":
         net: nn.Module = PixelFeatures(data.shape)
-    elif name.startswith("inception:"):
-        net = inception_features(name.partition(":")[2])
+    elif name == "inception" or name.startswith("inception:"):
+        net = InceptionFeatures(name.partition(":")[2] or None)
     else:
-        net = ResizedFeatures(load_feature_net() if name == "mnist" else load_feature_net(name))
-    return ImageScorer(net, data.train, "training images", seed=config.eval.seed)
+        shipped = {"mnist": MNIST_FEATURES, "cifar10": CIFAR10_FEATURES}
+        net = ResizedFeatures(load_feature_net(shipped.get(name, name)))
+    reference = data.train[: config.eval.n_reference or None]  # the split is shuffled
+    return ImageScorer(net, reference, "training images", seed=config.eval.seed)
 
 
 def warmup_size(device: torch.device | str, steps: int, batch_size: int) -> int:
