@@ -14,6 +14,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_IMAGES
 
 from dxmi.cli import main
 from dxmi.config import ImageConfig, load_config
@@ -23,30 +24,14 @@ from dxmi.networks.conv_energy import ConvEnergy
 from dxmi.networks.unet import build_unet, check_class_labels, unet_classes
 from dxmi.runs.images import finetune, pretrain
 
-CONDITIONAL = [
-    "data.name=digits",
-    "unet.block_out_channels=[16, 32]",
+CONDITIONAL = [  # later keys win: the tiny image run, class-conditional, trimmed to fit CI
+    *TINY_IMAGES,
     "unet.num_class_embeds=10",
     "teacher.iterations=300",
-    "teacher.batch_size=128",
-    "teacher.lr=0.002",
-    "teacher.ema_decay=0.99",
-    "dxmi.steps=2",
     "dxmi.iterations=80",
-    "dxmi.value_warmup=20",
-    "dxmi.batch_size=64",
-    "dxmi.sampler_lr=1e-5",
-    "dxmi.sigma_lr=1e-3",
-    "dxmi.value_lr=1e-3",
-    "dxmi.sampler_grad_clip=1.0",
-    "dxmi.ema_decay=0.99",
-    "energy.channels=[16, 32]",
     "eval.n_samples=200",
-    "eval.feature_net=pixels",
     "eval.teacher_steps=10",
     "run.checkpoint_every=50",
-    "run.log_every=10",
-    "run.progress=false",
 ]
 
 

@@ -11,6 +11,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import TINY_IMAGES
 
 from dxmi.checkpoint import CheckpointError, load_checkpoint
 from dxmi.cli import main
@@ -24,31 +25,6 @@ from dxmi.runs.images import (
     warmup_size,
 )
 from dxmi.runs.rundir import RunDirError
-
-TINY_IMAGES = [
-    "data.name=digits",
-    "unet.block_out_channels=[16, 32]",
-    "teacher.iterations=300",
-    "teacher.batch_size=128",
-    "teacher.lr=0.002",
-    "teacher.ema_decay=0.99",
-    "dxmi.steps=2",
-    "dxmi.iterations=120",
-    "dxmi.value_warmup=20",
-    "dxmi.batch_size=64",
-    "dxmi.sampler_lr=1e-5",
-    "dxmi.sigma_lr=1e-3",
-    "dxmi.value_lr=1e-3",
-    "dxmi.sampler_grad_clip=1.0",
-    "dxmi.ema_decay=0.99",
-    "energy.channels=[16, 32]",
-    "eval.n_samples=300",
-    "eval.feature_net=pixels",
-    "eval.teacher_steps=20",
-    "run.checkpoint_every=30",
-    "run.log_every=10",
-    "run.progress=false",
-]
 
 
 @pytest.fixture(scope="module")
