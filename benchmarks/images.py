@@ -187,6 +187,8 @@ def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int)
 
     from dxmi.runs.images import finetune
 
+    # the table has its own solver and teacher rows: finetune need not draw them again
+    sets = [*sets, "eval.baselines=[]", "eval.teacher_steps=0"]
     config = image_config(config_path, sets, steps, seed)
     run = Path(out) / f"dxmi-T{steps}-s{seed}"
     began = time.perf_counter()

@@ -119,6 +119,10 @@ def test_class_label_errors():
         check_class_labels([0, -1], 4, "sampler")
     with pytest.raises(ClassLabelError, match="integers of shape"):
         check_class_labels([0.5], 4, "sampler")
+    # with the number of images asked for: one int for all of them, any other count refused
+    assert check_class_labels(2, 4, "sampler", 3).tolist() == [2, 2, 2]
+    with pytest.raises(ClassLabelError, match="2 class labels for 3 images"):
+        check_class_labels([1, 2], 4, "sampler", 3)
     other = build_unet(1, 8, [16], 1, False, 8)
     other.register_to_config(class_embed_type="timestep")
     with pytest.raises(ClassLabelError, match="class_embed_type 'timestep'"):

@@ -14,12 +14,7 @@ import torch
 from dxmi.checkpoint import CheckpointError, sha256
 from dxmi.diffusion import GaussianPolicy, rollout
 from dxmi.diffusion.schedules import Schedule
-from dxmi.networks.unet import (
-    ClassLabelError,
-    UNetEpsilon,
-    check_class_labels,
-    load_unet_teacher,
-)
+from dxmi.networks.unet import UNetEpsilon, check_class_labels, load_unet_teacher
 
 
 @dataclass
@@ -45,11 +40,7 @@ class ImageSampler:
 
     def _labels(self, labels, n: int) -> torch.Tensor | None:
         """`labels` as n class labels on the device: one int for all, or a sequence of n."""
-        if labels is not None and np.ndim(labels) == 0:
-            labels = np.full(n, int(labels))
-        y = check_class_labels(labels, self.num_classes, "sampler")
-        if y is not None and len(y) != n:
-            raise ClassLabelError(f"sampler: {len(y)} class labels for {n} images")
+        y = check_class_labels(labels, self.num_classes, "sampler", n)
         return None if y is None else y.to(self.device)
 
     @torch.no_grad()
@@ -193,9 +184,7 @@ class SolverSampler:
         """n images in [-1, 1] from noise seeded `seed` afresh at every call."""
         from dxmi.diffusion.solvers import solver_sample
 
-        if labels is not None and np.ndim(labels) == 0:
-            labels = np.full(n, int(labels))
-        y = check_class_labels(labels, self.num_classes, f"{self.solver} sampler")
+        y = check_class_labels(labels, self.num_classes, f"{self.solver} sampler", n)
         gen = torch.Generator(self.device).manual_seed(seed)
         parts = []
         for i in range(0, n, batch_size):

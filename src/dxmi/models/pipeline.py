@@ -16,7 +16,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from dxmi.diffusion.policy import step_mean
 from dxmi.diffusion.schedules import step_coefficients
-from dxmi.networks.unet import ClassLabelError, check_class_labels, unet_classes
+from dxmi.networks.unet import check_class_labels, unet_classes
 
 
 class DxMIScheduler(SchedulerMixin, ConfigMixin):
@@ -115,11 +115,8 @@ class DxMIPipeline(DiffusionPipeline):
         size = cfg.sample_size if isinstance(cfg.sample_size, int) else cfg.sample_size[0]
         shape = (batch_size, cfg.in_channels, size, size)
         x = randn_tensor(shape, generator=generator, device=self.device, dtype=self.unet.dtype)
-        if class_labels is not None and torch.as_tensor(class_labels).dim() == 0:
-            class_labels = torch.full((batch_size,), int(class_labels))
-        labels = check_class_labels(class_labels, unet_classes(self.unet), "DxMIPipeline")
-        if labels is not None and len(labels) != batch_size:
-            raise ClassLabelError(f"DxMIPipeline: {len(labels)} class labels for {batch_size}")
+        classes = unet_classes(self.unet)
+        labels = check_class_labels(class_labels, classes, "DxMIPipeline", batch_size)
         kwargs = {} if labels is None else {"class_labels": labels.to(self.device)}
         for t in self.progress_bar(self.scheduler.timesteps):
             eps = self.unet(x, t, **kwargs).sample

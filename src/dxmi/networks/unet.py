@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 from diffusers import UNet2DModel
 from torch import nn
@@ -33,9 +34,14 @@ def unet_classes(unet: UNet2DModel) -> int | None:
     return int(n) if n else None
 
 
-def check_class_labels(labels, num_classes: int | None, where: str) -> torch.Tensor | None:
+def check_class_labels(
+    labels, num_classes: int | None, where: str, n: int | None = None
+) -> torch.Tensor | None:
     """Labels (N,) as a long tensor, checked against a model with `num_classes` (None:
-    unconditional); a one-line `ClassLabelError` naming `where` otherwise."""
+    unconditional); a one-line `ClassLabelError` naming `where` otherwise. With `n` (the number
+    of images asked for), one int stands for n equal labels and any other count is refused."""
+    if labels is not None and n is not None and np.ndim(labels) == 0:
+        labels = np.full(n, int(labels))
     if labels is None:
         if num_classes is not None:
             raise ClassLabelError(
@@ -48,6 +54,8 @@ def check_class_labels(labels, num_classes: int | None, where: str) -> torch.Ten
     y = torch.as_tensor(labels)
     if y.dtype.is_floating_point or y.dtype == torch.bool or y.dim() != 1:
         raise ClassLabelError(f"{where}: class labels must be integers of shape (N,)")
+    if n is not None and len(y) != n:
+        raise ClassLabelError(f"{where}: {len(y)} class labels for {n} images")
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
         bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
         raise ClassLabelError(

@@ -34,7 +34,7 @@ from torch.utils.tensorboard import SummaryWriter
 from dxmi.atomic import write_json
 from dxmi.checkpoint import save_checkpoint
 from dxmi.config import ImageConfig, to_dict
-from dxmi.data.images import ImageData, load_images
+from dxmi.data.images import ClassLabelError, ImageData, load_images
 from dxmi.data.points import DataError
 from dxmi.diffusion.ddpm import DDPMTrainer
 from dxmi.diffusion.schedules import Schedule
@@ -42,7 +42,6 @@ from dxmi.irl.trainer import DxMITrainer
 from dxmi.models.factories import build_conv_energy, build_image_policy, build_schedule
 from dxmi.models.images import ImageSampler, SolverSampler
 from dxmi.networks.unet import (
-    ClassLabelError,
     UNetEpsilon,
     build_unet,
     load_unet_teacher,
@@ -249,17 +248,10 @@ def _draw_teacher(
 ) -> None:
     """64 teacher samples (8 per class, a row each, when class-conditional) with DPM-Solver++
     at 20 steps (a quick look, not a metric)."""
-    from dxmi.diffusion.solvers import solver_sample
-
-    device = next(unet.parameters()).device
     labels = grid_labels(classes)
-    y = None if labels is None else torch.as_tensor(labels, device=device)
-    gen = torch.Generator(device).manual_seed(seed)
-    noise = torch.randn((64 if y is None else len(y), *shape), generator=gen, device=device)
-    x = solver_sample(
-        UNetEpsilon(unet), noise, "dpmsolver++", 20, clip_x0=1.0, labels=y, **schedule.to_dict()
-    )
-    save_image_grid(x.clamp(-1, 1).cpu().numpy(), path)
+    sampler = SolverSampler(UNetEpsilon(unet), shape, schedule, "dpmsolver++", 20)
+    x = sampler.sample(64 if labels is None else len(labels), seed, labels=labels)
+    save_image_grid(x, path)
 
 
 # ---------------------------------------------------------------------------------------------
