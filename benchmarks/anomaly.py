@@ -10,6 +10,12 @@ Three parts, each over several seeds, every method on the same splits and the sa
               wine and digits (each class in turn normal). Features standardised on the
               normal training rows; on digits the conv detectors see the 8x8 images of the
               same split instead. AUROC and average precision.
+    odds      ADBench's unsupervised protocol on six ODDS sets (dxmi.data.odds: built from
+              Debian's r-cran-mlbench, counts checked against ODDS; needs `apt-get install
+              r-cran-mlbench` and the rdata package): a stratified 70 / 30 split per seed, every
+              detector fitted on the training rows as they come (outliers included, labels
+              unseen), features min-max scaled on them as ADBench does; AUROC and AUPRC on the
+              test rows, the mean over sets and the mean rank. Every detector at its defaults.
     density   8gaussians: grid KL / TV of the EBM's exp(-E/T) to the true density, DxMI
               (--config, teacher included; --density-set KEY=VALUE overrides its keys)
               against the Langevin EBM with the same energy network (the config's
@@ -20,10 +26,12 @@ Methods: dxmi (DxMIDetector, MLP energy on pixel rows), dxmi-conv (ImageDxMIDete
 and digits only), langevin-ebm (short-run Langevin CD, same energy MLP), langevin-conv (the
 same with dxmi-conv's conv energy, trained for the time of the same job's dxmi-conv fit),
 iforest, ocsvm, kde (scikit-learn; KDE bandwidth by 3-fold likelihood CV on the normal rows),
-deepsvdd and autoencoder (PyOD).
+deepsvdd and autoencoder (PyOD); the odds part adds PyOD's IForest, OCSVM, KNN, LOF, ECOD and
+COPOD (pyod-iforest, pyod-ocsvm, knn, lof, ecod, copod).
 
     python benchmarks/anomaly.py --workers 2                 # everything (about an hour)
     python benchmarks/anomaly.py --parts tabular --quick     # a smoke run
+    python benchmarks/anomaly.py --parts odds --seeds 0 1 2 3 4    # ADBench protocol, ODDS
     python benchmarks/anomaly.py --parts density --density-set dxmi.variant=separate \
         --density-set dxmi.td_update=mean --density-set dxmi.gamma=2 \
         --density-set dxmi.energy.fourier_features=64 \
@@ -51,8 +59,26 @@ DETECTORS = [
     "deepsvdd",
     "autoencoder",
 ]
-PYOD_METHODS = {"deepsvdd", "autoencoder"}  # the `bench` extra
+# the odds part: the detectors of ADBench-style comparisons, PyOD's and scikit-learn's
+ODDS_DETECTORS = [
+    "dxmi",
+    "langevin-ebm",
+    "iforest",
+    "ocsvm",
+    "pyod-iforest",
+    "pyod-ocsvm",
+    "knn",
+    "lof",
+    "ecod",
+    "copod",
+    "deepsvdd",
+    "autoencoder",
+]
+PYOD_METHODS = {  # the `bench` extra
+    *("deepsvdd", "autoencoder", "pyod-iforest", "pyod-ocsvm", "knn", "lof", "ecod", "copod")
+}
 TABULAR = {"breast_cancer": [None], "wine": [0, 1, 2], "digits": list(range(10))}
+ODDS_SETS = ["breastw", "glass", "ionosphere", "pima", "satellite", "shuttle"]
 
 # DxMIDetector settings per part (the rest are its defaults). MNIST: pixels keep their common
 # scale (per-pixel standardisation blows up near-constant border pixels). Training is shorter
@@ -60,6 +86,7 @@ TABULAR = {"breast_cancer": [None], "wine": [0, 1, 2], "digits": list(range(10))
 DXMI_PARAMS = {
     "mnist": dict(standardize=False, iterations=300, teacher_iterations=1000),
     "tabular": dict(iterations=500, teacher_iterations=1000),
+    "odds": {},  # DxMIDetector() as a user gets it
 }
 DXMI_CONV_PARAMS: dict = {}  # ImageDxMIDetector's defaults
 # The conv Langevin EBM gets a wall-clock budget rather than an iteration count: equal time, as
@@ -74,6 +101,7 @@ IMAGE_TASKS = ("mnist14", "digits")  # MNIST pooled to 14x14, scikit-learn's 8x8
 LANGEVIN_PARAMS = {
     "mnist": dict(standardize=False, iterations=500),
     "tabular": dict(iterations=500),
+    "odds": {},
 }
 QUICK = dict(iterations=20, teacher_iterations=20)
 
@@ -126,6 +154,19 @@ def tabular_task(name: str, normal: int | None, seed: int, images: bool = False)
     scaler = StandardScaler().fit(x[train])
     tr, te = scaler.transform(x[train]), scaler.transform(x[test])
     return tr.astype(np.float32), te.astype(np.float32), labels
+
+
+def odds_task(name: str, seed: int, root: str | None = None):
+    """ADBench's unsupervised setting on an ODDS set: (train rows with their outliers, test
+    rows, test labels 1 = outlier), min-max scaled on the training rows."""
+    from sklearn.preprocessing import MinMaxScaler
+
+    from dxmi.data.odds import adbench_split, load_odds
+
+    x_train, x_test, _, y_test = adbench_split(*load_odds(name, root), seed=seed)
+    scaler = MinMaxScaler().fit(x_train)
+    tr, te = scaler.transform(x_train), scaler.transform(x_test)
+    return tr.astype(np.float32), te.astype(np.float32), y_test
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,6 +240,8 @@ def score(
         grid = {"bandwidth": scale * np.logspace(-1.5, 0, 8)}
         cv = GridSearchCV(KernelDensity(), grid, cv=3).fit(train)
         return -cv.best_estimator_.score_samples(test)
+    if method in ("pyod-iforest", "pyod-ocsvm", "knn", "lof", "ecod", "copod"):
+        return pyod_detector(method, seed).fit(train).decision_function(test)
     if method == "deepsvdd":
         from pyod.models.deep_svdd import DeepSVDD
 
@@ -214,6 +257,33 @@ def score(
     raise ValueError(f"unknown method {method}")
 
 
+def pyod_detector(method: str, seed: int):
+    """A PyOD detector at its defaults (the seed where it takes one)."""
+    if method == "pyod-iforest":
+        from pyod.models.iforest import IForest
+
+        return IForest(random_state=seed)
+    if method == "pyod-ocsvm":
+        from pyod.models.ocsvm import OCSVM
+
+        return OCSVM()
+    if method == "knn":
+        from pyod.models.knn import KNN
+
+        return KNN()
+    if method == "lof":
+        from pyod.models.lof import LOF
+
+        return LOF()
+    if method == "ecod":
+        from pyod.models.ecod import ECOD
+
+        return ECOD()
+    from pyod.models.copod import COPOD
+
+    return COPOD()
+
+
 def detection_job(
     part: str,
     task: str,
@@ -223,13 +293,17 @@ def detection_job(
     quick: bool,
     overrides: dict,
     budget: float | None = None,
+    data_root: str | None = None,
 ):
     """Every method on one (part, task, normal class, seed): one record each. `budget`: the conv
-    Langevin EBM's seconds when no dxmi-conv fit runs in this job (--budget-from)."""
+    Langevin EBM's seconds when no dxmi-conv fit runs in this job (--budget-from); `data_root`:
+    the folder of mlbench's R files (odds part; default Debian's)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     images = None  # what the conv detectors see
-    if part in ("mnist", "mnist14"):
+    if part == "odds":
+        train, test, labels = odds_task(task, seed, data_root)
+    elif part in ("mnist", "mnist14"):
         train, test, labels = mnist_task(normal, seed, pool=2 if part == "mnist14" else 1)
         if part == "mnist14":
             images = (train.reshape(-1, 14, 14), test.reshape(-1, 14, 14), (0.0, 1.0))
@@ -369,7 +443,7 @@ def detection_tables(records: list[dict], part: str, methods: list[str]) -> str:
     tasks = sorted({(r["task"], str(r["normal"])) for r in rows}, key=lambda t: (t[0], t[1]))
     out = []
     for key in ("auroc", "ap"):
-        head = "| normal class | " + " | ".join(methods) + " |"
+        head = f"| {'set' if part == 'odds' else 'normal class'} | " + " | ".join(methods) + " |"
         lines = [head, "|" + "---|" * (len(methods) + 1)]
         for task, normal in tasks:
             cells = []
@@ -383,6 +457,8 @@ def detection_tables(records: list[dict], part: str, methods: list[str]) -> str:
             name = task if normal == "None" else f"{task} {normal}"
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         for task in sorted({t for t, _ in tasks}):
+            if sum(t == task for t, _ in tasks) == 1:
+                continue  # one normal class (or none): the row above is its mean
             cells = []
             for m in methods:
                 # mean over classes within a seed, then mean ± std over seeds
@@ -405,6 +481,53 @@ def detection_tables(records: list[dict], part: str, methods: list[str]) -> str:
         lines.append("| seconds per fit+score | " + " | ".join(secs) + " |")
         out.append(f"### {key.upper()} x 100 (mean ± std over seeds)\n\n" + "\n".join(lines))
     return "\n\n".join(out)
+
+
+def rank_table(records: list[dict], part: str) -> str:
+    """Per method, over the part's sets: mean AUROC / AUPRC, mean rank (1 = best, within each
+    set and seed), the largest gap to the best method's mean AUROC on a set, the largest spread
+    (max - min) of its AUROC over seeds on a set, and seconds per fit: the issue's criteria."""
+    from scipy.stats import rankdata
+
+    rows = [r for r in records if r["part"] == part]
+    methods = sorted({r["method"] for r in rows})
+    cells = {(r["task"], r["seed"], r["method"]): r for r in rows}
+    tasks, seeds = sorted({r["task"] for r in rows}), sorted({r["seed"] for r in rows})
+    # ranks only where every method has the (set, seed)
+    complete = [(t, s) for t in tasks for s in seeds if all((t, s, m) in cells for m in methods)]
+    ranks = {m: [] for m in methods}
+    for t, s in complete:
+        for m, rank in zip(methods, rankdata([-cells[t, s, m]["auroc"] for m in methods])):
+            ranks[m].append(rank)
+
+    def per_task(m, key="auroc"):
+        return {t: [cells[t, s, m][key] for s in seeds if (t, s, m) in cells] for t in tasks}
+
+    best = {t: max(np.mean(per_task(m)[t]) for m in methods if per_task(m)[t]) for t in tasks}
+    lines = [
+        "| method | mean AUROC | mean AUPRC | mean rank | largest gap to the best (set) "
+        "| largest spread over seeds (set) | seconds per fit |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    order = sorted(methods, key=lambda m: np.mean(ranks[m]) if ranks[m] else np.inf)
+    for m in order:
+        auroc, ap = per_task(m), per_task(m, "ap")
+        done = [t for t in tasks if auroc[t]]
+        gap_t = max(done, key=lambda t: best[t] - np.mean(auroc[t]))
+        spread_t = max(done, key=lambda t: np.ptp(auroc[t]))
+        lines.append(
+            f"| {m} | {100 * np.mean([np.mean(auroc[t]) for t in done]):.1f} "
+            f"| {100 * np.mean([np.mean(ap[t]) for t in done]):.1f} "
+            f"| {np.mean(ranks[m]):.2f} "
+            f"| {100 * (best[gap_t] - np.mean(auroc[gap_t])):.1f} ({gap_t}) "
+            f"| {100 * np.ptp(auroc[spread_t]):.1f} ({spread_t}) "
+            f"| {np.mean([r['seconds'] for r in rows if r['method'] == m]):.1f} |"
+        )
+    note = (
+        f"{len(done)} sets x {len(seeds)} seeds; mean rank over the {len(complete)} (set, seed) "
+        "pairs every method has."
+    )
+    return "\n".join(lines) + "\n\n" + note
 
 
 def density_table(records: list[dict]) -> str:
@@ -498,9 +621,17 @@ def main(argv: list[str] | None = None) -> None:
         "--parts",
         nargs="+",
         default=["mnist", "mnist14", "tabular", "density"],
-        choices=["mnist", "mnist14", "tabular", "density"],
+        choices=["mnist", "mnist14", "tabular", "density", "odds"],
     )
-    p.add_argument("--methods", nargs="+", default=DETECTORS)
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        help="default: every method that applies (the odds part: ODDS_DETECTORS)",
+    )
+    p.add_argument("--odds", nargs="+", default=ODDS_SETS, choices=ODDS_SETS)
+    p.add_argument(
+        "--mlbench", help="folder of mlbench's R data files (default: Debian's r-cran-mlbench)"
+    )
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--digits", nargs="+", type=int, default=list(range(10)))
     p.add_argument("--tabular", nargs="+", default=list(TABULAR), choices=list(TABULAR))
@@ -571,16 +702,27 @@ def main(argv: list[str] | None = None) -> None:
     ]
     if "tabular" in args.parts:
         tasks += [("tabular", name, c) for name in args.tabular for c in TABULAR[name]]
+    if "odds" in args.parts:
+        from dxmi.data import DataError
+        from dxmi.data.odds import load_odds
+
+        for name in args.odds:  # a missing package or file: one line before any work
+            try:
+                load_odds(name, args.mlbench)
+            except DataError as err:
+                raise SystemExit(str(err)) from None
+        tasks += [("odds", name, None) for name in args.odds]
     budgets = conv_budgets(args.budget_from) if args.budget_from else {}
     for seed in args.seeds:
         for part, task, normal in tasks:
-            methods = _methods(args.methods, task)
+            default = ODDS_DETECTORS if part == "odds" else DETECTORS
+            methods = _methods(args.methods or default, task)
             budget = budgets.get((task, normal, seed))
             if args.budget_from and "langevin-conv" in methods and budget is None:
                 raise SystemExit(
                     f"{args.budget_from}: no dxmi-conv record for {task} {normal}/{seed}"
                 )
-            job = (part, task, normal, seed, methods, args.quick, overrides, budget)
+            job = (part, task, normal, seed, methods, args.quick, overrides, budget, args.mlbench)
             jobs.append((detection_job, job))
     wanted = {m for fn, a in jobs if fn is detection_job for m in a[4]}
     if not args.from_partial and wanted & PYOD_METHODS and find_spec("pyod") is None:
@@ -624,6 +766,16 @@ def main(argv: list[str] | None = None) -> None:
             "## One-class tabular sets (scikit-learn; standardised on the normal training rows; "
             "the conv detectors see digits as 8x8 images)",
             detection_tables(records, "tabular", DETECTORS),
+        ),
+        *_section(
+            "## ODDS sets, ADBench's unsupervised protocol (70 / 30 stratified split per seed, "
+            "fitted on the contaminated training rows, min-max scaled on them; every detector "
+            "at its defaults)",
+            detection_tables(records, "odds", ODDS_DETECTORS),
+        ),
+        *_section(
+            "### ODDS summary: mean over sets, mean rank",
+            rank_table(records, "odds") if any(r["part"] == "odds" for r in records) else "",
         ),
         *_section(
             "## EBM density on 8gaussians: grid KL(p || exp(-E/T)) to the true density, equal "

@@ -1,4 +1,5 @@
-"""Image data: MNIST 5k, scikit-learn digits, a folder of images, an .npz array, CIFAR-10.
+"""Image data: MNIST 5k, scikit-learn digits, Fashion-MNIST, a folder of images, an .npz array,
+CIFAR-10.
 
 Every loader returns float32 images (N, C, H, W) in [-1, 1] and integer labels (-1 when there
 are none). Nothing is unpickled: CIFAR-10 is read from its binary distribution
@@ -18,10 +19,11 @@ import numpy as np
 import torch
 
 from dxmi.atomic import atomic_write
+from dxmi.data.idx import load_fashion_mnist
 from dxmi.data.points import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-IMAGE_DATASETS = ("mnist", "digits", "folder", "npz", "cifar10")
+IMAGE_DATASETS = ("mnist", "digits", "fashion_mnist", "folder", "npz", "cifar10")
 _CIFAR_RECORD = 1 + 3 * 32 * 32  # one label byte, then 1024 red, 1024 green, 1024 blue
 
 
@@ -288,6 +290,9 @@ def load_images(
         x, y = load_mnist5k()
     elif name == "digits":
         x, y = load_digits8()
+    elif name == "fashion_mnist":  # data.path: the folder of its IDX files (default: Debian's)
+        x, y = load_fashion_mnist(path)
+        x = _to_unit(x)
     elif name in ("folder", "npz", "cifar10"):
         if not path:
             raise DataError(f"data.path is required for data.name '{name}'")
