@@ -4,6 +4,7 @@ import pytest
 from dxmi.data import eight_gaussians_centers, eight_gaussians_log_density, sample_toy
 from dxmi.data.toy2d import EIGHT_GAUSSIANS_STD
 from dxmi.metrics import (
+    energy_auroc_uniform,
     energy_density_metrics,
     energy_distance,
     grid_divergences,
@@ -112,6 +113,21 @@ def test_grid_divergences_and_calibration():
     assert m["kl"] > 0.1
     assert m["kl_calibrated"] < 1e-4
     assert m["inverse_temperature_calibrated"] == pytest.approx(5.0, rel=1e-2)
+
+
+def test_energy_auroc_uniform_sees_the_modes():
+    x = sample_toy("8gaussians", 2000, 0)
+    truth = energy_auroc_uniform(lambda p: -eight_gaussians_log_density(p), x)
+    assert truth > 0.85  # the true energy: data below noise (some noise falls on a mode)
+    assert energy_auroc_uniform(lambda p: np.zeros(len(p)), x) == 0.5  # blind: ties
+    def ring_e(p):
+        return (np.linalg.norm(p[:, :2], axis=1) - 2.83) ** 2
+
+    ring = energy_auroc_uniform(ring_e, x)
+    assert 0.6 < ring < truth  # a ring where the modes are: good, but not as good
+    wide = np.c_[x, np.random.default_rng(0).normal(size=(2000, 5))]  # any dimension
+    gauss = energy_auroc_uniform(lambda p: (p[:, 2:] ** 2).sum(1), wide)  # sees 5 of 7 dims
+    assert 0.9 < gauss < energy_auroc_uniform(lambda p: (p[:, 2:] ** 2).sum(1) + ring_e(p), wide)
 
 
 def test_histogram_density_matches_analytic():

