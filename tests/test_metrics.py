@@ -120,6 +120,7 @@ def test_energy_auroc_uniform_sees_the_modes():
     truth = energy_auroc_uniform(lambda p: -eight_gaussians_log_density(p), x)
     assert truth > 0.85  # the true energy: data below noise (some noise falls on a mode)
     assert energy_auroc_uniform(lambda p: np.zeros(len(p)), x) == 0.5  # blind: ties
+
     def ring_e(p):
         return (np.linalg.norm(p[:, :2], axis=1) - 2.83) ** 2
 
