@@ -84,7 +84,8 @@ def table(rows: list[dict], env: dict, steps: int, seed: int) -> str:
     def num(x) -> str:
         return "-" if x is None else f"{x:.2f}"
 
-    head = ["probe", "overrides", *[f"it. {i}" for i in its], "selected (it.)", "last", "its"]
+    head = ["probe", "overrides", "start", *[f"it. {i}" for i in its], "selected (it.)", "last"]
+    head += ["its"]
     lines = [
         f"DxMI at T = {steps}, seed {seed}, one teacher; FID on the training images at each "
         "check (held-out FID, which selection uses, in brackets).",
@@ -98,15 +99,13 @@ def table(rows: list[dict], env: dict, steps: int, seed: int) -> str:
         if r["selected_iteration"] is not None:
             chosen += f" ({r['selected_iteration']})"
         sets = ", ".join(f"`{s}`" for s in r["overrides"]) or "none (the config)"
-        cells = [r["probe"], sets, *[cell(by_it.get(i)) for i in its]]
+        # the un-tuned T-step policy: a probe that changes it (e.g. dxmi.eta) has its own start
+        cells = [r["probe"], sets, num(r["init_fid"]), *[cell(by_it.get(i)) for i in its]]
         lines.append(
             "| "
             + " | ".join([*cells, chosen, num(r["fid_last"]), str(r["iterations"] or "-")])
             + " |"
         )
-    init = next((r["init_fid"] for r in rows if r["init_fid"] is not None), None)
-    if init is not None:
-        lines += ["", f"The un-tuned {steps}-step policy (every probe's start): FID {init:.2f}."]
     timing = (
         f"; teacher {env['teacher_iterations']} iterations" if "teacher_iterations" in env else ""
     )
