@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint benchmark benchmark-images benchmark-cifar10 clean
+.PHONY: demo test lint benchmark benchmark-images benchmark-cifar10 benchmark-odds clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ benchmark-cifar10: $(STAMP)
 	$(BIN)/python benchmarks/images.py --config configs/cifar10-cpu.yaml --seeds 0 1 2 --workers 2 \
 		--set unet.num_class_embeds=10 --set-at 10 dxmi.iterations=300 \
 		--out benchmarks/results/cifar10-cond-cpu
+
+# Six ODDS sets, ADBench's unsupervised protocol (needs Debian's r-cran-mlbench: apt-get install)
+benchmark-odds: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/anomaly.py --parts odds --seeds 0 1 2 --workers 2 \
+		--out benchmarks/results/anomaly-odds-cpu
 
 clean:
 	rm -rf runs .pytest_cache
