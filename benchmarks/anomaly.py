@@ -74,9 +74,16 @@ ODDS_DETECTORS = [
     "deepsvdd",
     "autoencoder",
 ]
-PYOD_METHODS = {  # the `bench` extra
-    *("deepsvdd", "autoencoder", "pyod-iforest", "pyod-ocsvm", "knn", "lof", "ecod", "copod")
+# method -> (pyod.models module, class): the PyOD detectors that run at their defaults
+PYOD_DETECTORS = {
+    "pyod-iforest": ("iforest", "IForest"),
+    "pyod-ocsvm": ("ocsvm", "OCSVM"),
+    "knn": ("knn", "KNN"),
+    "lof": ("lof", "LOF"),
+    "ecod": ("ecod", "ECOD"),
+    "copod": ("copod", "COPOD"),
 }
+PYOD_METHODS = {"deepsvdd", "autoencoder", *PYOD_DETECTORS}  # the `bench` extra
 TABULAR = {"breast_cancer": [None], "wine": [0, 1, 2], "digits": list(range(10))}
 ODDS_SETS = ["breastw", "glass", "ionosphere", "pima", "satellite", "shuttle"]
 
@@ -240,7 +247,7 @@ def score(
         grid = {"bandwidth": scale * np.logspace(-1.5, 0, 8)}
         cv = GridSearchCV(KernelDensity(), grid, cv=3).fit(train)
         return -cv.best_estimator_.score_samples(test)
-    if method in ("pyod-iforest", "pyod-ocsvm", "knn", "lof", "ecod", "copod"):
+    if method in PYOD_DETECTORS:
         return pyod_detector(method, seed).fit(train).decision_function(test)
     if method == "deepsvdd":
         from pyod.models.deep_svdd import DeepSVDD
@@ -259,29 +266,11 @@ def score(
 
 def pyod_detector(method: str, seed: int):
     """A PyOD detector at its defaults (the seed where it takes one)."""
-    if method == "pyod-iforest":
-        from pyod.models.iforest import IForest
+    import importlib
 
-        return IForest(random_state=seed)
-    if method == "pyod-ocsvm":
-        from pyod.models.ocsvm import OCSVM
-
-        return OCSVM()
-    if method == "knn":
-        from pyod.models.knn import KNN
-
-        return KNN()
-    if method == "lof":
-        from pyod.models.lof import LOF
-
-        return LOF()
-    if method == "ecod":
-        from pyod.models.ecod import ECOD
-
-        return ECOD()
-    from pyod.models.copod import COPOD
-
-    return COPOD()
+    module, name = PYOD_DETECTORS[method]
+    cls = getattr(importlib.import_module(f"pyod.models.{module}"), name)
+    return cls(random_state=seed) if method == "pyod-iforest" else cls()
 
 
 def detection_job(
@@ -500,10 +489,15 @@ def rank_table(records: list[dict], part: str) -> str:
         for m, rank in zip(methods, rankdata([-cells[t, s, m]["auroc"] for m in methods])):
             ranks[m].append(rank)
 
-    def per_task(m, key="auroc"):
-        return {t: [cells[t, s, m][key] for s in seeds if (t, s, m) in cells] for t in tasks}
-
-    best = {t: max(np.mean(per_task(m)[t]) for m in methods if per_task(m)[t]) for t in tasks}
+    # method -> key -> set -> that method's values over the seeds it has
+    values = {
+        m: {
+            key: {t: [cells[t, s, m][key] for s in seeds if (t, s, m) in cells] for t in tasks}
+            for key in ("auroc", "ap")
+        }
+        for m in methods
+    }
+    best = {t: max(np.mean(v["auroc"][t]) for v in values.values() if v["auroc"][t]) for t in tasks}
     lines = [
         "| method | mean AUROC | mean AUPRC | mean rank | largest gap to the best (set) "
         "| largest spread over seeds (set) | seconds per fit |",
@@ -511,7 +505,7 @@ def rank_table(records: list[dict], part: str) -> str:
     ]
     order = sorted(methods, key=lambda m: np.mean(ranks[m]) if ranks[m] else np.inf)
     for m in order:
-        auroc, ap = per_task(m), per_task(m, "ap")
+        auroc, ap = values[m]["auroc"], values[m]["ap"]
         done = [t for t in tasks if auroc[t]]
         gap_t = max(done, key=lambda t: best[t] - np.mean(auroc[t]))
         spread_t = max(done, key=lambda t: np.ptp(auroc[t]))
@@ -524,7 +518,7 @@ def rank_table(records: list[dict], part: str) -> str:
             f"| {np.mean([r['seconds'] for r in rows if r['method'] == m]):.1f} |"
         )
     note = (
-        f"{len(done)} sets x {len(seeds)} seeds; mean rank over the {len(complete)} (set, seed) "
+        f"{len(tasks)} sets x {len(seeds)} seeds; mean rank over the {len(complete)} (set, seed) "
         "pairs every method has."
     )
     return "\n".join(lines) + "\n\n" + note

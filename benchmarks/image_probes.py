@@ -84,8 +84,8 @@ def table(rows: list[dict], env: dict, steps: int, seed: int) -> str:
     def num(x) -> str:
         return "-" if x is None else f"{x:.2f}"
 
-    head = ["probe", "overrides", "start", *[f"it. {i}" for i in its], "selected (it.)", "last"]
-    head += ["its"]
+    checks = [f"it. {i}" for i in its]
+    head = ["probe", "overrides", "start", *checks, "selected (it.)", "last", "its"]
     lines = [
         f"DxMI at T = {steps}, seed {seed}, one teacher; FID on the training images at each "
         "check (held-out FID, which selection uses, in brackets).",

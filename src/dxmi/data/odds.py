@@ -126,7 +126,4 @@ def adbench_split(
     outliers (the unsupervised setting fits on them as they come, labels unseen)."""
     from sklearn.model_selection import train_test_split
 
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=test_fraction, stratify=y, random_state=seed, shuffle=True
-    )
-    return x_train, x_test, y_train, y_test
+    return tuple(train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed))
