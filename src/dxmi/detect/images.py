@@ -93,8 +93,6 @@ class ImageDxMIDetector(ImageEnergyDetector):
                 self,
                 clip_x0=1.0,
                 energy_ema_decay=float(self.energy_ema),
-                replay_size=int(self.replay_size),
-                replay_fraction=float(self.replay_fraction),
             ),
             run=RunConfig(seed=int(self.random_state), cpu=self.device == "cpu", progress=False),
         )

@@ -28,6 +28,7 @@ from dxmi.config import (
     TeacherConfig,
     coerce_value,
     read_yaml_mapping,
+    validate,
 )
 from dxmi.data import Standardizer
 from dxmi.detect.base import EnergyDetector
@@ -60,6 +61,8 @@ def separate_dxmi_config(det, **extra) -> DxMIConfig:
         energy_lr=float(det.energy_lr),
         value_lr=float(det.value_lr),
         ema_decay=float(det.ema_decay),
+        replay_size=int(det.replay_size),
+        replay_fraction=float(det.replay_fraction),
         **extra,
     )
 
@@ -69,15 +72,21 @@ class DxMIDetector(EnergyDetector):
 
     Parameters mirror the config (`dxmi.config`). The energy defaults are the separate
     variant's reference (gamma 0, energy gradient norm clipped at 0.1); the learning rates,
-    EMA and learnable last sigma are those of `configs/8gaussians.yaml`. A fit on a few hundred
-    rows of tens of features takes about a minute on one CPU core. Benchmarks and their
-    limits: README, "Anomaly detection and EBM density".
+    EMA and learnable last sigma are those of `configs/8gaussians.yaml`.
+
+    The sampler starts from random weights and the energy replays its past samples: the
+    contrastive energy only learns where the sampler's samples differ from the data, so a
+    sampler that starts near the data (a DDPM teacher) leaves it noise that swings with the
+    seed, and one that stays near the data forgets what the broad early samples taught it.
+    Starting broad and replaying keeps the energy high away from the data (ODDS sets, 3 seeds:
+    docs/results/anomaly.md). A fit takes about a minute on one CPU core.
 
     Parameters
     ----------
     steps : sampler steps T.
     iterations : DxMI iterations (each: one energy step, T value steps, one sampler step).
-    teacher_iterations : DDPM teacher iterations before DxMI (0: start from random weights).
+    teacher_iterations : DDPM teacher iterations before DxMI (0: start from random weights,
+        the default; see above).
     batch_size : chains (and data rows) per iteration.
     hidden, layers : width and depth of the sampler's epsilon MLP.
     energy_hidden, energy_layers : width and depth of the energy and value MLPs.
@@ -85,6 +94,8 @@ class DxMIDetector(EnergyDetector):
     sampler_lr, sigma_lr, energy_lr, value_lr : learning rates.
     energy_grad_clip : max gradient norm of the energy step (0 disables).
     ema_decay : EMA of the sampler weights.
+    replay_size, replay_fraction : a reservoir of this many of the sampler's past samples, from
+        which `replay_fraction` of every energy step's negatives are drawn (0: none).
     standardize : scale each feature to zero mean, unit variance (from the training rows).
     contamination : expected fraction of outliers in the training rows; sets `threshold_`.
     random_state : seed of everything random in `fit`.
@@ -97,7 +108,7 @@ class DxMIDetector(EnergyDetector):
         *,
         steps: int = 4,
         iterations: int = 1000,
-        teacher_iterations: int = 2000,
+        teacher_iterations: int = 0,
         batch_size: int = 128,
         hidden: int = 256,
         layers: int = 3,
@@ -112,6 +123,8 @@ class DxMIDetector(EnergyDetector):
         value_lr: float = 1e-3,
         energy_grad_clip: float = 0.1,
         ema_decay: float = 0.995,
+        replay_size: int = 10000,
+        replay_fraction: float = 0.5,
         standardize: bool = True,
         contamination: float = 0.1,
         random_state: int = 0,
@@ -133,7 +146,7 @@ class DxMIDetector(EnergyDetector):
             ),
         )
         teacher = self.teacher_iterations > 0
-        return Config(
+        config = Config(
             data=DataConfig(name="array", standardize=bool(self.standardize)),
             teacher=TeacherConfig(
                 init="teacher" if teacher else "random",
@@ -144,6 +157,9 @@ class DxMIDetector(EnergyDetector):
             dxmi=dxmi,
             run=RunConfig(seed=int(self.random_state), cpu=self.device == "cpu", progress=False),
         )
+        # a bad parameter fails here, before training, naming the config key it sets
+        validate(config, f"{type(self).__name__} parameters")
+        return config
 
     def fit(self, X, y=None) -> DxMIDetector:
         """Train on normal rows X (n_samples, n_features); `y` is ignored (unsupervised)."""
