@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> None:
-    """`write(tmp)` writes the content to `tmp`; it then replaces `path` in one rename."""
+    """`write(tmp)` writes the content to `tmp`; it then replaces `path` in one rename.
+
+    The temporary name is unique to this call, so that two processes writing the same file
+    (e.g. two benchmark jobs filling one data cache) never rename each other's half-written file.
+    """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        write(tmp)
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_text(path: str | Path, text: str) -> None:
