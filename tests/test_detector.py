@@ -97,6 +97,20 @@ def test_fit_is_reproducible_and_seeded():
     assert not np.allclose(a, c)
 
 
+def test_replayed_negatives_reach_the_energy_and_bad_parameters_fail_before_training():
+    x = ring_data(300, 1)
+    quick = {**FAST, "iterations": 8, "teacher_iterations": 0}
+    plain = DxMIDetector(**quick).fit(x).decision_scores_
+    replay = DxMIDetector(replay_size=64, **quick).fit(x)
+    assert replay.to_config().dxmi.replay_size == 64
+    # from the second iteration on, half of every energy step's negatives are replayed
+    assert not np.allclose(replay.decision_scores_, plain)
+    with pytest.raises(ConfigError, match="replay_fraction"):
+        DxMIDetector(replay_size=64, replay_fraction=1.5, **quick).fit(x)
+    with pytest.raises(ConfigError, match="dxmi.steps"):
+        DxMIDetector(**{**quick, "steps": 0}).fit(x)
+
+
 def test_bad_input_is_a_clear_error(fitted):
     det, _ = fitted
     bad = ring_data(10, 0)

@@ -74,19 +74,15 @@ class DxMIDetector(EnergyDetector):
     variant's reference (gamma 0, energy gradient norm clipped at 0.1); the learning rates,
     EMA and learnable last sigma are those of `configs/8gaussians.yaml`.
 
-    The sampler starts from random weights and the energy replays its past samples: the
-    contrastive energy only learns where the sampler's samples differ from the data, so a
-    sampler that starts near the data (a DDPM teacher) leaves it noise that swings with the
-    seed, and one that stays near the data forgets what the broad early samples taught it.
-    Starting broad and replaying keeps the energy high away from the data (ODDS sets, 3 seeds:
-    docs/results/anomaly.md). A fit takes about a minute on one CPU core.
+    A fit on a few hundred rows of tens of features takes about a minute on one CPU core.
+    Benchmarks and their limits: README, "Anomaly detection and EBM density"; what the seed
+    does to the fit, and what was tried: docs/results/anomaly.md.
 
     Parameters
     ----------
     steps : sampler steps T.
     iterations : DxMI iterations (each: one energy step, T value steps, one sampler step).
-    teacher_iterations : DDPM teacher iterations before DxMI (0: start from random weights,
-        the default; see above).
+    teacher_iterations : DDPM teacher iterations before DxMI (0: start from random weights).
     batch_size : chains (and data rows) per iteration.
     hidden, layers : width and depth of the sampler's epsilon MLP.
     energy_hidden, energy_layers : width and depth of the energy and value MLPs.
@@ -108,7 +104,7 @@ class DxMIDetector(EnergyDetector):
         *,
         steps: int = 4,
         iterations: int = 1000,
-        teacher_iterations: int = 0,
+        teacher_iterations: int = 2000,
         batch_size: int = 128,
         hidden: int = 256,
         layers: int = 3,
@@ -123,7 +119,7 @@ class DxMIDetector(EnergyDetector):
         value_lr: float = 1e-3,
         energy_grad_clip: float = 0.1,
         ema_decay: float = 0.995,
-        replay_size: int = 10000,
+        replay_size: int = 0,
         replay_fraction: float = 0.5,
         standardize: bool = True,
         contamination: float = 0.1,
