@@ -19,18 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from accelerate import Accelerator
-from accelerate.utils import set_seed
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).parent))
 from anomaly import ODDS_SETS, odds_task  # noqa: E402
 
-from dxmi.data import Standardizer  # noqa: E402
 from dxmi.detect.points import DxMIDetector  # noqa: E402
-from dxmi.irl.trainer import DxMITrainer  # noqa: E402
-from dxmi.models.factories import build_energy, build_eps_model, build_policy, build_value  # noqa: E402
-from dxmi.runs.teachers import train_teacher  # noqa: E402
+from dxmi.runs.points import point_trainer  # noqa: E402
 
 
 def main() -> None:
@@ -53,24 +48,8 @@ def main() -> None:
     train, test, labels = odds_task(args.set, args.seed, args.mlbench)
 
     start = time.time()
-    acc = Accelerator(cpu=True)
-    set_seed(args.seed)
-    scaler = Standardizer.fit(train, config.data.standardize)
-    x = torch.from_numpy(scaler.transform(train).astype(np.float32))
-    x_test = torch.from_numpy(scaler.transform(test).astype(np.float32))
-    if config.teacher.init == "teacher":
-        eps_model, _ = train_teacher(config, x, acc=acc)
-    else:
-        eps_model = build_eps_model(config, x.shape[1])
-    dim = x.shape[1]
-    trainer = DxMITrainer(
-        build_policy(config, eps_model),
-        build_energy(config, dim),
-        build_value(config, dim),
-        config.dxmi,
-        acc,
-        seed=args.seed,
-    )
+    trainer, scaler, x = point_trainer(config, train)
+    x_test = torch.from_numpy(scaler.transform(test)).to(x.device)
     trajectory = []
     for it in range(config.dxmi.iterations + 1):
         if it % args.every == 0 or it == config.dxmi.iterations:

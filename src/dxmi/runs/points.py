@@ -199,14 +199,12 @@ def _export(config: Config, trainer: DxMITrainer, standardizer: Standardizer) ->
     )
 
 
-def fit_points(
+def point_trainer(
     config: Config, points: np.ndarray, *, progress: bool = False, source: str = "X"
-) -> tuple[DxMIModel, list[dict]]:
-    """Train DxMI in memory on every row of `points` (N x D): no run directory, no held-out
-    split, no checkpoints. Returns the model and the logged scalars (every `run.log_every`).
-
-    This is the path of `DxMIDetector.fit`; `train` is the one to use for long runs.
-    """
+) -> tuple[DxMITrainer, Standardizer, torch.Tensor]:
+    """The in-memory start of a DxMI fit on every row of `points` (N x D): the trainer (its
+    teacher trained first where configured), the standardiser and the standardised rows. The
+    path of `fit_points`; a probe that scores the energy between iterations steps it itself."""
     x = check_points(points, source)
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, name=ARRAY))
     acc = Accelerator(cpu=config.run.cpu, mixed_precision=config.run.mixed_precision)
@@ -225,6 +223,18 @@ def fit_points(
         acc,
         seed=config.run.seed,
     )
+    return trainer, standardizer, train_x
+
+
+def fit_points(
+    config: Config, points: np.ndarray, *, progress: bool = False, source: str = "X"
+) -> tuple[DxMIModel, list[dict]]:
+    """Train DxMI in memory on every row of `points` (N x D): no run directory, no held-out
+    split, no checkpoints. Returns the model and the logged scalars (every `run.log_every`).
+
+    This is the path of `DxMIDetector.fit`; `train` is the one to use for long runs.
+    """
+    trainer, standardizer, train_x = point_trainer(config, points, progress=progress, source=source)
     history = run_loop(trainer, train_x, LoopSettings.dxmi(config, "dxmi", progress))
     return _export(config, trainer, standardizer), history
 
