@@ -16,22 +16,31 @@ Three parts, each over several seeds, every method on the same splits and the sa
               detector fitted on the training rows as they come (outliers included, labels
               unseen), features min-max scaled on them as ADBench does; AUROC and AUPRC on the
               test rows, the mean over sets and the mean rank. Every detector at its defaults.
+    fashion   one-class Fashion-MNIST, Deep SVDD's protocol: every training image of one class
+              (6,000) to train, the whole test split (10,000) to test, each class in turn;
+              2x2 average pooled to 14x14 for the CPU. Needs `apt-get install
+              dataset-fashion-mnist` (or --fashion FOLDER). AUROC per class, mean, mean rank.
+    cifar10   the same on CIFAR-10 at 16x16 (5,000 / 10,000; --cifar10 FOLDER with train.zip
+              and test.zip of class folders, default the JPEG copy in ../shared/data: its
+              pixels are not the official ones, so no published number is comparable).
     density   8gaussians: grid KL / TV of the EBM's exp(-E/T) to the true density, DxMI
               (--config, teacher included; --density-set KEY=VALUE overrides its keys)
               against the Langevin EBM with the same energy network (the config's
               dxmi.energy, Fourier features included) given the same wall-clock time; the
               energy scale over training, as a picture.
 
-Methods: dxmi (DxMIDetector, MLP energy on pixel rows), dxmi-conv (ImageDxMIDetector, mnist14
-and digits only), langevin-ebm (short-run Langevin CD, same energy MLP), langevin-conv (the
-same with dxmi-conv's conv energy, trained for the time of the same job's dxmi-conv fit),
-iforest, ocsvm, kde (scikit-learn; KDE bandwidth by 3-fold likelihood CV on the normal rows),
-deepsvdd and autoencoder (PyOD); the odds part adds PyOD's IForest, OCSVM, KNN, LOF, ECOD and
-COPOD (pyod-iforest, pyod-ocsvm, knn, lof, ecod, copod).
+Methods: dxmi (DxMIDetector, MLP energy on pixel rows), dxmi-conv (ImageDxMIDetector; the
+image tasks mnist14, digits, fashion and cifar10 only), langevin-ebm (short-run Langevin CD,
+same energy MLP), langevin-conv (the same with dxmi-conv's conv energy, trained for the time
+of the same job's dxmi-conv fit), iforest, ocsvm, kde (scikit-learn; KDE bandwidth by 3-fold
+likelihood CV on the normal rows), deepsvdd and autoencoder (PyOD); the odds part adds PyOD's
+IForest, OCSVM, KNN, LOF, ECOD and COPOD (pyod-iforest, pyod-ocsvm, knn, lof, ecod, copod),
+the one-class image parts take knn, lof, ecod and copod too (ONE_CLASS_DETECTORS).
 
     python benchmarks/anomaly.py --workers 2                 # everything (about an hour)
     python benchmarks/anomaly.py --parts tabular --quick     # a smoke run
     python benchmarks/anomaly.py --parts odds --seeds 0 1 2 3 4    # ADBench protocol, ODDS
+    python benchmarks/anomaly.py --parts fashion cifar10 --seeds 0 1 2   # one-class images
     python benchmarks/anomaly.py --parts density --density-set dxmi.variant=separate \
         --density-set dxmi.td_update=mean --density-set dxmi.gamma=2 \
         --density-set dxmi.energy.fourier_features=64 \
@@ -86,6 +95,23 @@ PYOD_DETECTORS = {
 PYOD_METHODS = {"deepsvdd", "autoencoder", *PYOD_DETECTORS}  # the `bench` extra
 TABULAR = {"breast_cancer": [None], "wine": [0, 1, 2], "digits": list(range(10))}
 ODDS_SETS = ["breastw", "glass", "ionosphere", "pima", "satellite", "shuttle"]
+# the one-class image parts (Deep SVDD's protocol): the DxMI entry is the conv energy, beside
+# the Langevin EBM with the same net and time and the detectors of the odds part on pixel rows
+# (PyOD's IForest / OCSVM are scikit-learn's, the same in the odds table: run once here)
+ONE_CLASS_DETECTORS = [
+    "dxmi-conv",
+    "langevin-conv",
+    "iforest",
+    "ocsvm",
+    "knn",
+    "lof",
+    "ecod",
+    "copod",
+    "deepsvdd",
+    "autoencoder",
+]
+ONE_CLASS_PARTS = ("fashion", "cifar10")
+CIFAR10_JPEG = "../shared/data/cifar10-jpeg"  # where this project's machines keep the JPEG copy
 
 # DxMIDetector settings per part (the rest are its defaults). MNIST: pixels keep their common
 # scale (per-pixel standardisation blows up near-constant border pixels). Training is shorter
@@ -104,7 +130,8 @@ DXMI_CONV_PARAMS: dict = {}  # ImageDxMIDetector's defaults
 # where the machine is unknown; --budget-from gives recorded fits' own times.
 LANGEVIN_CONV_PARAMS = dict(iterations=100_000, max_seconds=310.0)
 CONV_METHODS = ("dxmi-conv", "langevin-conv")  # they see images, on these tasks only:
-IMAGE_TASKS = ("mnist14", "digits")  # MNIST pooled to 14x14, scikit-learn's 8x8 digits
+# MNIST pooled to 14x14, scikit-learn's 8x8 digits, Fashion-MNIST at 14x14, CIFAR-10 at 16x16
+IMAGE_TASKS = ("mnist14", "digits", *ONE_CLASS_PARTS)
 LANGEVIN_PARAMS = {
     "mnist": dict(standardize=False, iterations=500),
     "tabular": dict(iterations=500),
@@ -163,6 +190,56 @@ def tabular_task(name: str, normal: int | None, seed: int, images: bool = False)
     return tr.astype(np.float32), te.astype(np.float32), labels
 
 
+def _pool2(x: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) images, 2x2 average pooled (28x28 -> 14x14, 32x32 -> 16x16)."""
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+
+
+def one_class_images(part: str, normal: int, root: str | None = None):
+    """Deep SVDD's one-class protocol: (every training image of class `normal`, the whole test
+    split, test labels 1 = another class), images (N, C, H, W) 2x2 average pooled for the CPU,
+    pixels in [0, 1]. fashion: Fashion-MNIST's IDX files in `root` (default Debian's
+    dataset-fashion-mnist), 6,000 / 10,000 at 14x14. cifar10: `root` holds the JPEG copy's
+    train.zip and test.zip (class folders; default ../shared/data/cifar10-jpeg), 5,000 / 10,000
+    at 16x16x3."""
+    if part == "fashion":
+        from dxmi.data.idx import load_fashion_mnist
+
+        (xtr, ytr), (xte, yte) = (load_fashion_mnist(root, s) for s in ("train", "test"))
+        xtr, xte = xtr / 255.0, xte / 255.0
+    else:
+        from dxmi.data.images import load_image_folder
+
+        folder = Path(root or CIFAR10_JPEG)
+        # labels=True: a zip without class folders is an error, not an all-normal test set
+        (xtr, ytr), (xte, yte) = (
+            load_image_folder(folder / f"{s}.zip", labels=True) for s in ("train", "test")
+        )
+        xtr, xte = (xtr + 1) / 2, (xte + 1) / 2  # [-1, 1] -> [0, 1]
+    train = _pool2(xtr[ytr == normal].astype(np.float32))
+    return train, _pool2(xte.astype(np.float32)), (yte != normal).astype(int)
+
+
+def one_class_missing(part: str, root: str | None) -> str | None:
+    """A one-line message when a one-class part's files are not there (None when they are)."""
+    if part == "fashion":
+        from dxmi.data.idx import FASHION_MNIST
+
+        folder = Path(root or FASHION_MNIST)
+        names = [
+            f"{p}-{k}-idx{n}-ubyte.gz"
+            for p in ("train", "t10k")
+            for k, n in (("images", 3), ("labels", 1))
+        ]
+        hint = "apt-get install dataset-fashion-mnist, or --fashion FOLDER"
+    else:
+        folder, names = Path(root or CIFAR10_JPEG), ["train.zip", "test.zip"]
+        hint = "--cifar10 FOLDER (a train.zip and test.zip of class folders)"
+    absent = [n for n in names if not (folder / n).is_file()]
+    return f"{folder}: {', '.join(absent)} not found ({hint})" if absent else None
+
+
 def odds_task(name: str, seed: int, root: str | None = None):
     """ADBench's unsupervised setting on an ODDS set: (train rows with their outliers, test
     rows, test labels 1 = outlier), min-max scaled on the training rows."""
@@ -214,8 +291,8 @@ def score(
         if quick:
             det.set_params(iterations=10)
         return det.fit(train_images).decision_function(test_images)
-    if part == "mnist14":
-        part = "mnist"  # the vector methods' settings are those of the 28x28 part
+    if part in ("mnist14", *ONE_CLASS_PARTS):
+        part = "mnist"  # the vector methods' settings are those of the 28x28 MNIST part
     if method == "dxmi":
         from dxmi.detect.points import DxMIDetector
 
@@ -292,6 +369,13 @@ def detection_job(
     images = None  # what the conv detectors see
     if part == "odds":
         train, test, labels = odds_task(task, seed, data_root)
+    elif part in ONE_CLASS_PARTS:
+        train_images, test_images, labels = one_class_images(part, normal, data_root)
+        images = (train_images, test_images, (0.0, 1.0))
+        train, test = (
+            train_images.reshape(len(train_images), -1),
+            test_images.reshape(len(test_images), -1),
+        )
     elif part in ("mnist", "mnist14"):
         train, test, labels = mnist_task(normal, seed, pool=2 if part == "mnist14" else 1)
         if part == "mnist14":
@@ -472,16 +556,23 @@ def detection_tables(records: list[dict], part: str, methods: list[str]) -> str:
     return "\n\n".join(out)
 
 
+def _set_name(record: dict) -> str:
+    """An ODDS set's name, or a one-class task's with its normal class ("fashion 3")."""
+    normal = record["normal"]
+    return record["task"] if normal is None else f"{record['task']} {normal}"
+
+
 def rank_table(records: list[dict], part: str) -> str:
-    """Per method, over the part's sets: mean AUROC / AUPRC, mean rank (1 = best, within each
-    set and seed), the largest gap to the best method's mean AUROC on a set, the largest spread
-    (max - min) of its AUROC over seeds on a set, and seconds per fit: the issue's criteria."""
+    """Per method, over the part's sets (or normal classes): mean AUROC / AUPRC, mean rank (1 =
+    best, within each set and seed), the largest gap to the best method's mean AUROC on a set,
+    the largest spread (max - min) of its AUROC over seeds on a set, and seconds per fit: the
+    issue's criteria."""
     from scipy.stats import rankdata
 
     rows = [r for r in records if r["part"] == part]
     methods = sorted({r["method"] for r in rows})
-    cells = {(r["task"], r["seed"], r["method"]): r for r in rows}
-    tasks, seeds = sorted({r["task"] for r in rows}), sorted({r["seed"] for r in rows})
+    cells = {(_set_name(r), r["seed"], r["method"]): r for r in rows}
+    tasks, seeds = sorted({_set_name(r) for r in rows}), sorted({r["seed"] for r in rows})
     # ranks only where every method has the (set, seed)
     complete = [(t, s) for t in tasks for s in seeds if all((t, s, m) in cells for m in methods)]
     ranks = {m: [] for m in methods}
@@ -615,16 +706,28 @@ def main(argv: list[str] | None = None) -> None:
         "--parts",
         nargs="+",
         default=["mnist", "mnist14", "tabular", "density"],
-        choices=["mnist", "mnist14", "tabular", "density", "odds"],
+        choices=["mnist", "mnist14", "tabular", "density", "odds", *ONE_CLASS_PARTS],
     )
     p.add_argument(
         "--methods",
         nargs="+",
-        help="default: every method that applies (the odds part: ODDS_DETECTORS)",
+        help="default: every method that applies (odds: ODDS_DETECTORS, fashion and cifar10: "
+        "ONE_CLASS_DETECTORS)",
     )
     p.add_argument("--odds", nargs="+", default=ODDS_SETS, choices=ODDS_SETS)
     p.add_argument(
         "--mlbench", help="folder of mlbench's R data files (default: Debian's r-cran-mlbench)"
+    )
+    p.add_argument("--fashion", help="folder of Fashion-MNIST's IDX files (default: Debian's)")
+    p.add_argument(
+        "--cifar10", help=f"folder with CIFAR-10's train.zip and test.zip (default {CIFAR10_JPEG})"
+    )
+    p.add_argument(
+        "--classes",
+        nargs="+",
+        type=int,
+        default=list(range(10)),
+        help="fashion and cifar10: the normal classes",
     )
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--digits", nargs="+", type=int, default=list(range(10)))
@@ -706,17 +809,28 @@ def main(argv: list[str] | None = None) -> None:
             except DataError as err:
                 raise SystemExit(str(err)) from None
         tasks += [("odds", name, None) for name in args.odds]
+    roots = {"odds": args.mlbench, "fashion": args.fashion, "cifar10": args.cifar10}
+    for part in (p for p in ONE_CLASS_PARTS if p in args.parts):
+        missing = one_class_missing(part, roots[part])
+        if missing:  # before any work: one line naming the file
+            raise SystemExit(missing)
+        tasks += [(part, part, c) for c in args.classes]
     budgets = conv_budgets(args.budget_from) if args.budget_from else {}
     for seed in args.seeds:
         for part, task, normal in tasks:
-            default = ODDS_DETECTORS if part == "odds" else DETECTORS
+            default = {
+                "odds": ODDS_DETECTORS,
+                **dict.fromkeys(ONE_CLASS_PARTS, ONE_CLASS_DETECTORS),
+            }
+            default = default.get(part, DETECTORS)
             methods = _methods(args.methods or default, task)
             budget = budgets.get((task, normal, seed))
             if args.budget_from and "langevin-conv" in methods and budget is None:
                 raise SystemExit(
                     f"{args.budget_from}: no dxmi-conv record for {task} {normal}/{seed}"
                 )
-            job = (part, task, normal, seed, methods, args.quick, overrides, budget, args.mlbench)
+            root = roots.get(part)
+            job = (part, task, normal, seed, methods, args.quick, overrides, budget, root)
             jobs.append((detection_job, job))
     wanted = {m for fn, a in jobs if fn is detection_job for m in a[4]}
     if not args.from_partial and wanted & PYOD_METHODS and find_spec("pyod") is None:
@@ -770,6 +884,22 @@ def main(argv: list[str] | None = None) -> None:
         *_section(
             "### ODDS summary: mean over sets, mean rank",
             rank_table(records, "odds") if any(r["part"] == "odds" for r in records) else "",
+        ),
+        *(
+            section
+            for part, heading in (
+                ("fashion", "One-class Fashion-MNIST at 14x14"),
+                ("cifar10", "One-class CIFAR-10 (the JPEG copy) at 16x16"),
+            )
+            if any(r["part"] == part for r in records)
+            for section in (
+                f"## {heading} (Deep SVDD's protocol: every training image of the normal class, "
+                "the whole test split; 2x2 average pooled, pixels in [0, 1]; dxmi-conv and "
+                "langevin-conv see images, every other method the pixels as a row)",
+                detection_tables(records, part, ONE_CLASS_DETECTORS),
+                f"### {heading}: mean over classes, mean rank",
+                rank_table(records, part),
+            )
         ),
         *_section(
             "## EBM density on 8gaussians: grid KL(p || exp(-E/T)) to the true density, equal "
