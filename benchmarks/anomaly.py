@@ -101,14 +101,7 @@ ODDS_SETS = ["breastw", "glass", "ionosphere", "pima", "satellite", "shuttle"]
 ONE_CLASS_DETECTORS = [
     "dxmi-conv",
     "langevin-conv",
-    "iforest",
-    "ocsvm",
-    "knn",
-    "lof",
-    "ecod",
-    "copod",
-    "deepsvdd",
-    "autoencoder",
+    *(m for m in ODDS_DETECTORS if m not in ("dxmi", "langevin-ebm", "pyod-iforest", "pyod-ocsvm")),
 ]
 ONE_CLASS_PARTS = ("fashion", "cifar10")
 CIFAR10_JPEG = "../shared/data/cifar10-jpeg"  # where this project's machines keep the JPEG copy
