@@ -151,3 +151,48 @@ def test_idx_errors(tmp_path):
         read_idx(tmp_path / "plain.gz")
     with pytest.raises(DataError, match="train-images-idx3-ubyte.gz: not found.*fashion-mnist"):
         load_fashion_mnist(tmp_path / "none")
+
+
+def _anomaly_script(monkeypatch):
+    """benchmarks/anomaly.py as a module (a script that imports its `common` neighbour)."""
+    import importlib
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    return importlib.import_module("anomaly")
+
+
+def test_one_class_image_protocol(tmp_path, monkeypatch):
+    """Deep SVDD's protocol: the normal class's training images only, the whole test split,
+    anomalies = every other class; 2x2 average pooling, pixels in [0, 1]."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    anomaly = _anomaly_script(monkeypatch)
+    images = _fashion_folder(tmp_path)  # labels 0..9, 0..9, 0..9 in both splits
+    train, test, labels = anomaly.one_class_images("fashion", 3, str(tmp_path))
+    pooled = images.reshape(30, 14, 2, 14, 2).mean(axis=(2, 4)) / 255.0
+    assert train.shape == (3, 1, 14, 14) and np.allclose(train[:, 0], pooled[3::10], atol=1e-6)
+    assert test.shape == (30, 1, 14, 14) and np.array_equal(labels, np.arange(30) % 10 != 3)
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "cifar"
+    folder.mkdir()
+    for split, n in (("train", 2), ("test", 3)):
+        with zipfile.ZipFile(folder / f"{split}.zip", "w") as zf:
+            for cls in ("airplane", "automobile"):
+                for i in range(n):
+                    buf = io.BytesIO()
+                    pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+                    Image.fromarray(pixels).save(buf, format="PNG")
+                    zf.writestr(f"{cls}/{i:04d}.png", buf.getvalue())
+    train, test, labels = anomaly.one_class_images("cifar10", 1, str(folder))
+    assert train.shape == (2, 3, 4, 4) and test.shape == (6, 3, 4, 4)
+    assert np.array_equal(labels, [1, 1, 1, 0, 0, 0])  # airplanes are the anomalies
+    assert test.min() >= 0 and test.max() <= 1
+    assert anomaly.one_class_missing("cifar10", str(folder)) is None
+    (folder / "test.zip").unlink()
+    assert "test.zip not found" in anomaly.one_class_missing("cifar10", str(folder))
+    assert "train-images-idx3-ubyte.gz" in anomaly.one_class_missing("fashion", str(folder))
