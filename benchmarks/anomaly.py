@@ -852,7 +852,8 @@ def main(argv: list[str] | None = None) -> None:
     sections = [
         f"# Anomaly detection and EBM density benchmark\n\n`{env['command']}`  \n{env['date']}, "
         f"{env['machine']}, {env['workers']} workers, torch {env['torch']}, commit "
-        f"{commit_label(env)}, {env['wall_seconds']:.0f} s wall. Seeds {args.seeds}."
+        f"{commit_label(env)}, {env['wall_seconds']:.0f} s wall. Seeds "
+        f"{sorted({r['seed'] for r in records}) if records else args.seeds}."
         + (f" Note: {env['note']}." if "note" in env else ""),
         *_section(
             "## One-class MNIST 5k (pixels in [0, 1]; normal = the digit in the first column)",
