@@ -104,6 +104,8 @@ ONE_CLASS_DETECTORS = [
     *(m for m in ODDS_DETECTORS if m not in ("dxmi", "langevin-ebm", "pyod-iforest", "pyod-ocsvm")),
 ]
 ONE_CLASS_PARTS = ("fashion", "cifar10")
+# each part's default methods where they are not DETECTORS
+PART_DETECTORS = {"odds": ODDS_DETECTORS, **dict.fromkeys(ONE_CLASS_PARTS, ONE_CLASS_DETECTORS)}
 CIFAR10_JPEG = "../shared/data/cifar10-jpeg"  # where this project's machines keep the JPEG copy
 
 # DxMIDetector settings per part (the rest are its defaults). MNIST: pixels keep their common
@@ -137,6 +139,12 @@ QUICK = dict(iterations=20, teacher_iterations=20)
 # data
 
 
+def _pool(x: np.ndarray, k: int = 2) -> np.ndarray:
+    """(N, C, H, W) images, k x k average pooled (28x28 -> 14x14, 32x32 -> 16x16 for k = 2)."""
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // k, k, w // k, k).mean(axis=(3, 5))
+
+
 def one_class_split(y: np.ndarray, normal, seed: int):
     """(train indices, test indices, test labels 1 = anomaly): 80% of the normal class, shuffled
     with `seed`, to train; its other 20% and every other class to test."""
@@ -155,7 +163,7 @@ def mnist_task(digit: int, seed: int, pool: int = 1):
     x, y = mnist_data()  # rows sorted by label, 500 per digit: split each class at random
     x = (x / 255.0).astype(np.float32)
     if pool > 1:
-        x = x.reshape(-1, 28 // pool, pool, 28 // pool, pool).mean(axis=(2, 4)).reshape(len(x), -1)
+        x = _pool(x.reshape(-1, 1, 28, 28), pool).reshape(len(x), -1)
     train, test, labels = one_class_split(y, digit, seed)
     return x[train], x[test], labels
 
@@ -183,12 +191,6 @@ def tabular_task(name: str, normal: int | None, seed: int, images: bool = False)
     return tr.astype(np.float32), te.astype(np.float32), labels
 
 
-def _pool2(x: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) images, 2x2 average pooled (28x28 -> 14x14, 32x32 -> 16x16)."""
-    n, c, h, w = x.shape
-    return x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
-
-
 def one_class_images(part: str, normal: int, root: str | None = None):
     """Deep SVDD's one-class protocol: (every training image of class `normal`, the whole test
     split, test labels 1 = another class), images (N, C, H, W) 2x2 average pooled for the CPU,
@@ -210,27 +212,22 @@ def one_class_images(part: str, normal: int, root: str | None = None):
             load_image_folder(folder / f"{s}.zip", labels=True) for s in ("train", "test")
         )
         xtr, xte = (xtr + 1) / 2, (xte + 1) / 2  # [-1, 1] -> [0, 1]
-    train = _pool2(xtr[ytr == normal].astype(np.float32))
-    return train, _pool2(xte.astype(np.float32)), (yte != normal).astype(int)
+    train = _pool(xtr[ytr == normal].astype(np.float32))
+    return train, _pool(xte.astype(np.float32)), (yte != normal).astype(int)
 
 
 def one_class_missing(part: str, root: str | None) -> str | None:
     """A one-line message when a one-class part's files are not there (None when they are)."""
     if part == "fashion":
-        from dxmi.data.idx import FASHION_MNIST
+        from dxmi.data.idx import fashion_mnist_files
 
-        folder = Path(root or FASHION_MNIST)
-        names = [
-            f"{p}-{k}-idx{n}-ubyte.gz"
-            for p in ("train", "t10k")
-            for k, n in (("images", 3), ("labels", 1))
-        ]
+        files = [f for s in ("train", "test") for f in fashion_mnist_files(root, s)]
         hint = "apt-get install dataset-fashion-mnist, or --fashion FOLDER"
     else:
-        folder, names = Path(root or CIFAR10_JPEG), ["train.zip", "test.zip"]
+        files = [Path(root or CIFAR10_JPEG) / f"{s}.zip" for s in ("train", "test")]
         hint = "--cifar10 FOLDER (a train.zip and test.zip of class folders)"
-    absent = [n for n in names if not (folder / n).is_file()]
-    return f"{folder}: {', '.join(absent)} not found ({hint})" if absent else None
+    absent = [f.name for f in files if not f.is_file()]
+    return f"{files[0].parent}: {', '.join(absent)} not found ({hint})" if absent else None
 
 
 def odds_task(name: str, seed: int, root: str | None = None):
@@ -811,11 +808,7 @@ def main(argv: list[str] | None = None) -> None:
     budgets = conv_budgets(args.budget_from) if args.budget_from else {}
     for seed in args.seeds:
         for part, task, normal in tasks:
-            default = {
-                "odds": ODDS_DETECTORS,
-                **dict.fromkeys(ONE_CLASS_PARTS, ONE_CLASS_DETECTORS),
-            }
-            default = default.get(part, DETECTORS)
+            default = PART_DETECTORS.get(part, DETECTORS)
             methods = _methods(args.methods or default, task)
             budget = budgets.get((task, normal, seed))
             if args.budget_from and "langevin-conv" in methods and budget is None:

@@ -46,18 +46,22 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
+def fashion_mnist_files(root: str | Path | None = None, split: str = "train") -> list[Path]:
+    """The gzipped IDX files (images, labels) of Fashion-MNIST's `split` under `root`
+    (default Debian's folder)."""
+    if split not in ("train", "test"):
+        raise DataError(f"Fashion-MNIST split must be 'train' or 'test', got {split!r}")
+    root = Path(root if root is not None else FASHION_MNIST)
+    prefix = "train" if split == "train" else "t10k"
+    return [root / f"{prefix}-{kind}-idx{n}-ubyte.gz" for kind, n in (("images", 3), ("labels", 1))]
+
+
 def load_fashion_mnist(
     root: str | Path | None = None, split: str = "train"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST's `split` ('train': 60,000, 'test': 10,000) as uint8 images (N, 1, 28, 28)
     and int64 labels (FASHION_CLASSES); `root` holds the four gzipped IDX files."""
-    if split not in ("train", "test"):
-        raise DataError(f"Fashion-MNIST split must be 'train' or 'test', got {split!r}")
-    root = Path(root if root is not None else FASHION_MNIST)
-    prefix = "train" if split == "train" else "t10k"
-    files = [
-        root / f"{prefix}-{kind}-idx{n}-ubyte.gz" for kind, n in (("images", 3), ("labels", 1))
-    ]
+    files = fashion_mnist_files(root, split)
     if not files[0].is_file():
         raise DataError(
             f"{files[0]}: not found (Fashion-MNIST: apt-get install dataset-fashion-mnist, or "
@@ -65,5 +69,7 @@ def load_fashion_mnist(
         )
     x, y = read_idx(files[0]), read_idx(files[1])
     if x.ndim != 3 or x.dtype != np.uint8 or y.shape != (len(x),):
-        raise DataError(f"{root}: images {x.shape} {x.dtype} and labels {y.shape} do not match")
+        raise DataError(
+            f"{files[0].parent}: images {x.shape} {x.dtype} and labels {y.shape} do not match"
+        )
     return x[:, None], y.astype(np.int64)
