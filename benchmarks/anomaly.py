@@ -133,6 +133,7 @@ LANGEVIN_PARAMS = {
     "odds": {},
 }
 QUICK = dict(iterations=20, teacher_iterations=20)
+EXTREMES = 8  # test images per end of each one-class picture row
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,27 +192,31 @@ def tabular_task(name: str, normal: int | None, seed: int, images: bool = False)
     return tr.astype(np.float32), te.astype(np.float32), labels
 
 
-def one_class_images(part: str, normal: int, root: str | None = None):
-    """Deep SVDD's one-class protocol: (every training image of class `normal`, the whole test
-    split, test labels 1 = another class), images (N, C, H, W) 2x2 average pooled for the CPU,
-    pixels in [0, 1]. fashion: Fashion-MNIST's IDX files in `root` (default Debian's
-    dataset-fashion-mnist), 6,000 / 10,000 at 14x14. cifar10: `root` holds the JPEG copy's
-    train.zip and test.zip (class folders; default ../shared/data/cifar10-jpeg), 5,000 / 10,000
-    at 16x16x3."""
+def one_class_data(part: str, root: str | None = None):
+    """A one-class part's (train images, train labels, test images, test labels), images
+    (N, C, H, W) at full size with pixels in [0, 1]. fashion: Fashion-MNIST's IDX files in
+    `root` (default Debian's dataset-fashion-mnist); cifar10: `root` holds the JPEG copy's
+    train.zip and test.zip (class folders; default ../shared/data/cifar10-jpeg)."""
     if part == "fashion":
         from dxmi.data.idx import load_fashion_mnist
 
         (xtr, ytr), (xte, yte) = (load_fashion_mnist(root, s) for s in ("train", "test"))
-        xtr, xte = xtr / 255.0, xte / 255.0
-    else:
-        from dxmi.data.images import load_image_folder
+        return xtr / 255.0, ytr, xte / 255.0, yte
+    from dxmi.data.images import load_image_folder
 
-        folder = Path(root or CIFAR10_JPEG)
-        # labels=True: a zip without class folders is an error, not an all-normal test set
-        (xtr, ytr), (xte, yte) = (
-            load_image_folder(folder / f"{s}.zip", labels=True) for s in ("train", "test")
-        )
-        xtr, xte = (xtr + 1) / 2, (xte + 1) / 2  # [-1, 1] -> [0, 1]
+    folder = Path(root or CIFAR10_JPEG)
+    # labels=True: a zip without class folders is an error, not an all-normal test set
+    (xtr, ytr), (xte, yte) = (
+        load_image_folder(folder / f"{s}.zip", labels=True) for s in ("train", "test")
+    )
+    return (xtr + 1) / 2, ytr, (xte + 1) / 2, yte  # [-1, 1] -> [0, 1]
+
+
+def one_class_images(part: str, normal: int, root: str | None = None):
+    """Deep SVDD's one-class protocol: (every training image of class `normal`, the whole test
+    split, test labels 1 = another class), 2x2 average pooled for the CPU: Fashion-MNIST
+    6,000 / 10,000 at 14x14, CIFAR-10 5,000 / 10,000 at 16x16x3 (`one_class_data`)."""
+    xtr, ytr, xte, yte = one_class_data(part, root)
     train = _pool(xtr[ytr == normal].astype(np.float32))
     return train, _pool(xte.astype(np.float32)), (yte != normal).astype(int)
 
@@ -396,8 +401,22 @@ def detection_job(
                 "n_anomalies": int(labels.sum()),
             }
             | ({"budget_seconds": round(budget, 2)} if method == "langevin-conv" and budget else {})
+            # the test images each method calls most normal and most anomalous, for the
+            # pictures (indices into the part's fixed test split)
+            | ({"extremes": extremes(s, labels)} if part in ONE_CLASS_PARTS else {})
         )
     return records
+
+
+def extremes(scores: np.ndarray, labels: np.ndarray, k: int = EXTREMES) -> dict[str, list[int]]:
+    """Test indices of the `k` lowest and `k` highest anomaly scores and of the `k` anomalies
+    (labels 1) scored lowest: what a detector calls normal, anomalous, and is fooled by."""
+    order = np.argsort(scores, kind="stable")
+    return {
+        "lowest": order[:k].tolist(),
+        "highest": order[::-1][:k].tolist(),
+        "missed": order[labels[order] == 1][:k].tolist(),
+    }
 
 
 def density_job(seed: int, config_path: str, quick: bool, sets: tuple[str, ...], out: str):
@@ -653,6 +672,77 @@ def energy_picture(records: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def extremes_pictures(records: list[dict], part: str, root: str | None, out: Path) -> list[Path]:
+    """One picture per method of a one-class part (its lowest seed): a row per normal class, the
+    EXTREMES test images it scores most normal, most anomalous, and the anomalies it scores
+    most normal; a red frame marks an image on the wrong side (an anomaly called normal, a
+    normal image called anomalous), green the right side. Returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in records if r["part"] == part and "extremes" in r]
+    if not rows:
+        return []
+    _, _, x, y = one_class_data(part, root)
+    x = _pool(x.astype(np.float32))  # what the detectors saw
+    n, c, h, w = x.shape
+    k, b = EXTREMES, 1  # tiles per block, frame width
+    tile_h, tile_w, gap = h + 2 * b, w + 2 * b, w  # a gap of one tile between the blocks
+    blocks = (  # (record key, title, whether an anomaly there is on the wrong side)
+        ("lowest", f"the {k} most normal test images", True),
+        ("highest", f"the {k} most anomalous", False),
+        ("missed", f"the {k} anomalies scored most normal", True),
+    )
+    red, green = np.array([0.85, 0.1, 0.1]), np.array([0.1, 0.6, 0.1])
+    from dxmi.data.idx import FASHION_CLASSES
+
+    names = FASHION_CLASSES if part == "fashion" else None
+    paths = []
+    for method in sorted({r["method"] for r in rows}):
+        seed = min(r["seed"] for r in rows if r["method"] == method)
+        picked = sorted(
+            (r for r in rows if r["method"] == method and r["seed"] == seed),
+            key=lambda r: r["normal"],
+        )
+        canvas = np.ones((len(picked) * (tile_h + 2), len(blocks) * (k * tile_w + gap), 3))
+        for i, r in enumerate(picked):
+            for bi, (key, _, wrong_if_anomaly) in enumerate(blocks):
+                for j, idx in enumerate(r["extremes"][key]):
+                    anomaly = y[idx] != r["normal"]
+                    top, left = i * (tile_h + 2), bi * (k * tile_w + gap) + j * tile_w
+                    canvas[top : top + tile_h, left : left + tile_w] = (
+                        red if anomaly == wrong_if_anomaly else green
+                    )
+                    img = x[idx].transpose(1, 2, 0)  # (H, W, C); grey images to RGB
+                    canvas[top + b : top + b + h, left + b : left + b + w] = (
+                        img if c == 3 else np.repeat(img, 3, axis=2)
+                    )
+        fig, ax = plt.subplots(figsize=(canvas.shape[1] / 18, canvas.shape[0] / 18 + 0.8))
+        ax.imshow(canvas, interpolation="nearest")
+        ax.set_yticks([i * (tile_h + 2) + tile_h / 2 for i in range(len(picked))])
+        ax.set_yticklabels(
+            [names[r["normal"]] if names else f"class {r['normal']}" for r in picked]
+        )
+        ax.set_xticks([bi * (k * tile_w + gap) + k * tile_w / 2 for bi in range(len(blocks))])
+        ax.set_xticklabels([title for _, title, _ in blocks])
+        ax.tick_params(length=0)
+        auroc = np.mean([r["auroc"] for r in picked])
+        ax.set_title(
+            f"{part}, {method}, seed {seed} (mean AUROC {100 * auroc:.1f}): each row's class is "
+            "normal\nred frame = wrong side (an anomaly called normal, a normal image called "
+            "anomalous)",
+            fontsize=9,
+        )
+        fig.tight_layout()
+        path = out / f"extremes-{part}-{method}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -841,6 +931,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.from_partial:
         env["note"] = "tables made from partial.jsonl (the run's own jobs; wall time not known)"
     energy_picture(records, args.out / "energy_scale.png")
+    for part in ONE_CLASS_PARTS:
+        extremes_pictures(records, part, roots[part], args.out)
     write_results_json(args.out, env, records)
     sections = [
         f"# Anomaly detection and EBM density benchmark\n\n`{env['command']}`  \n{env['date']}, "

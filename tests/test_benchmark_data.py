@@ -177,6 +177,18 @@ def test_one_class_image_protocol(tmp_path, monkeypatch):
     assert train.shape == (3, 1, 14, 14) and np.allclose(train[:, 0], pooled[3::10], atol=1e-6)
     assert test.shape == (30, 1, 14, 14) and np.array_equal(labels, np.arange(30) % 10 != 3)
 
+    # the pictures' indices: most normal, most anomalous, the anomalies scored most normal
+    scores = np.arange(30.0)
+    scores[3] = -1.0  # the normal image 3 scored most normal, then the anomalies 0, 1, ...
+    ext = anomaly.extremes(scores, labels, k=3)
+    assert ext == {"lowest": [3, 0, 1], "highest": [29, 28, 27], "missed": [0, 1, 2]}
+    record = {"part": "fashion", "method": "knn", "seed": 0, "normal": 3, "auroc": 0.5}
+    monkeypatch.setattr(anomaly, "EXTREMES", 3)
+    paths = anomaly.extremes_pictures(
+        [record | {"extremes": ext}], "fashion", str(tmp_path), tmp_path
+    )
+    assert [p.name for p in paths] == ["extremes-fashion-knn.png"] and paths[0].stat().st_size
+
     rng = np.random.default_rng(0)
     folder = tmp_path / "cifar"
     folder.mkdir()
