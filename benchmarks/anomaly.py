@@ -16,6 +16,9 @@ Three parts, each over several seeds, every method on the same splits and the sa
               detector fitted on the training rows as they come (outliers included, labels
               unseen), features min-max scaled on them as ADBench does; AUROC and AUPRC on the
               test rows, the mean over sets and the mean rank. Every detector at its defaults.
+    toy2d     the built-in 2D sets: held-out points against uniform noise in their box (the
+              DxMI paper's 2D energy metric as a detection task), every detector at its
+              defaults; the spread over seeds is the stable-fit criterion.
     fashion   one-class Fashion-MNIST, Deep SVDD's protocol: every training image of one class
               (6,000) to train, the whole test split (10,000) to test, each class in turn;
               2x2 average pooled to 14x14 for the CPU. Needs `apt-get install
@@ -40,6 +43,7 @@ the one-class image parts take knn, lof, ecod and copod too (ONE_CLASS_DETECTORS
     python benchmarks/anomaly.py --workers 2                 # everything (about an hour)
     python benchmarks/anomaly.py --parts tabular --quick     # a smoke run
     python benchmarks/anomaly.py --parts odds --seeds 0 1 2 3 4    # ADBench protocol, ODDS
+    python benchmarks/anomaly.py --parts toy2d --seeds 0 1 2 3 4   # 2D sets against noise
     python benchmarks/anomaly.py --parts fashion cifar10 --seeds 0 1 2   # one-class images
     python benchmarks/anomaly.py --parts density --density-set dxmi.variant=separate \
         --density-set dxmi.td_update=mean --density-set dxmi.gamma=2 \
@@ -56,6 +60,8 @@ from pathlib import Path
 
 import numpy as np
 from common import commit_label, environment, read_partial, run_jobs, write_results_json
+
+from dxmi.data.toy2d import TOY_DATASETS as TOY_SETS
 
 DETECTORS = [
     "dxmi-conv",
@@ -104,8 +110,15 @@ ONE_CLASS_DETECTORS = [
     *(m for m in ODDS_DETECTORS if m not in ("dxmi", "langevin-ebm", "pyod-iforest", "pyod-ocsvm")),
 ]
 ONE_CLASS_PARTS = ("fashion", "cifar10")
+# the toy2d part: the point detectors, KDE among them (a good density in 2D)
+TOY2D_DETECTORS = [m for m in ODDS_DETECTORS if m not in ("pyod-iforest", "pyod-ocsvm")] + ["kde"]
+TOY2D_SIZES = (2000, 1000)  # training points; held-out points (and as many noise points)
 # each part's default methods where they are not DETECTORS
-PART_DETECTORS = {"odds": ODDS_DETECTORS, **dict.fromkeys(ONE_CLASS_PARTS, ONE_CLASS_DETECTORS)}
+PART_DETECTORS = {
+    "odds": ODDS_DETECTORS,
+    "toy2d": TOY2D_DETECTORS,
+    **dict.fromkeys(ONE_CLASS_PARTS, ONE_CLASS_DETECTORS),
+}
 CIFAR10_JPEG = "../shared/data/cifar10-jpeg"  # where this project's machines keep the JPEG copy
 
 # DxMIDetector settings per part (the rest are its defaults). MNIST: pixels keep their common
@@ -115,6 +128,7 @@ DXMI_PARAMS = {
     "mnist": dict(standardize=False, iterations=300, teacher_iterations=1000),
     "tabular": dict(iterations=500, teacher_iterations=1000),
     "odds": {},  # DxMIDetector() as a user gets it
+    "toy2d": {},
 }
 DXMI_CONV_PARAMS: dict = {}  # ImageDxMIDetector's defaults
 # The conv Langevin EBM gets a wall-clock budget rather than an iteration count: equal time, as
@@ -131,6 +145,7 @@ LANGEVIN_PARAMS = {
     "mnist": dict(standardize=False, iterations=500),
     "tabular": dict(iterations=500),
     "odds": {},
+    "toy2d": {},
 }
 QUICK = dict(iterations=20, teacher_iterations=20)
 EXTREMES = 8  # test images per end of each one-class picture row
@@ -246,6 +261,20 @@ def odds_task(name: str, seed: int, root: str | None = None):
     scaler = MinMaxScaler().fit(x_train)
     tr, te = scaler.transform(x_train), scaler.transform(x_test)
     return tr.astype(np.float32), te.astype(np.float32), y_test
+
+
+def toy2d_task(name: str, seed: int):
+    """The DxMI paper's 2D energy metric as a detection task: (training points of a built-in 2D
+    set, held-out points plus as many uniform points in their bounding box, labels 1 = noise).
+    The same draw as `dxmi.metrics.energy_auroc_uniform`; unscaled (the detectors standardise)."""
+    from dxmi.data import sample_toy
+
+    n_train, n_test = TOY2D_SIZES
+    train = sample_toy(name, n_train, seed)
+    held = sample_toy(name, n_test, np.random.default_rng([seed, 1]))  # an independent stream
+    noise = np.random.default_rng([seed, 2]).uniform(held.min(0), held.max(0), held.shape)
+    test = np.concatenate([held, noise]).astype(np.float32)
+    return train.astype(np.float32), test, np.r_[np.zeros(n_test), np.ones(n_test)].astype(int)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,6 +393,8 @@ def detection_job(
     images = None  # what the conv detectors see
     if part == "odds":
         train, test, labels = odds_task(task, seed, data_root)
+    elif part == "toy2d":
+        train, test, labels = toy2d_task(task, seed)
     elif part in ONE_CLASS_PARTS:
         train_images, test_images, labels = one_class_images(part, normal, data_root)
         images = (train_images, test_images, (0.0, 1.0))
@@ -525,7 +556,11 @@ def detection_tables(records: list[dict], part: str, methods: list[str]) -> str:
     tasks = sorted({(r["task"], str(r["normal"])) for r in rows}, key=lambda t: (t[0], t[1]))
     out = []
     for key in ("auroc", "ap"):
-        head = f"| {'set' if part == 'odds' else 'normal class'} | " + " | ".join(methods) + " |"
+        head = (
+            f"| {'set' if part in ('odds', 'toy2d') else 'normal class'} | "
+            + " | ".join(methods)
+            + " |"
+        )
         lines = [head, "|" + "---|" * (len(methods) + 1)]
         for task, normal in tasks:
             cells = []
@@ -786,7 +821,7 @@ def main(argv: list[str] | None = None) -> None:
         "--parts",
         nargs="+",
         default=["mnist", "mnist14", "tabular", "density"],
-        choices=["mnist", "mnist14", "tabular", "density", "odds", *ONE_CLASS_PARTS],
+        choices=["mnist", "mnist14", "tabular", "density", "odds", "toy2d", *ONE_CLASS_PARTS],
     )
     p.add_argument(
         "--methods",
@@ -795,6 +830,7 @@ def main(argv: list[str] | None = None) -> None:
         "ONE_CLASS_DETECTORS)",
     )
     p.add_argument("--odds", nargs="+", default=ODDS_SETS, choices=ODDS_SETS)
+    p.add_argument("--toy2d", nargs="+", default=list(TOY_SETS), choices=list(TOY_SETS))
     p.add_argument(
         "--mlbench", help="folder of mlbench's R data files (default: Debian's r-cran-mlbench)"
     )
@@ -889,6 +925,8 @@ def main(argv: list[str] | None = None) -> None:
             except DataError as err:
                 raise SystemExit(str(err)) from None
         tasks += [("odds", name, None) for name in args.odds]
+    if "toy2d" in args.parts:
+        tasks += [("toy2d", name, None) for name in args.toy2d]
     roots = {"odds": args.mlbench, "fashion": args.fashion, "cifar10": args.cifar10}
     for part in (p for p in ONE_CLASS_PARTS if p in args.parts):
         missing = one_class_missing(part, roots[part])
@@ -963,6 +1001,16 @@ def main(argv: list[str] | None = None) -> None:
         *_section(
             "### ODDS summary: mean over sets, mean rank",
             rank_table(records, "odds") if any(r["part"] == "odds" for r in records) else "",
+        ),
+        *_section(
+            "## Built-in 2D sets: held-out points against uniform noise in their box (the DxMI "
+            f"paper's 2D energy metric; {TOY2D_SIZES[0]} training points, {TOY2D_SIZES[1]} "
+            "held-out and as many noise points; every detector at its defaults)",
+            detection_tables(records, "toy2d", TOY2D_DETECTORS),
+        ),
+        *_section(
+            "### 2D summary: mean over sets, mean rank, spread over seeds",
+            rank_table(records, "toy2d") if any(r["part"] == "toy2d" for r in records) else "",
         ),
         *(
             section

@@ -208,3 +208,18 @@ def test_one_class_image_protocol(tmp_path, monkeypatch):
     (folder / "test.zip").unlink()
     assert "test.zip not found" in anomaly.one_class_missing("cifar10", str(folder))
     assert "train-images-idx3-ubyte.gz" in anomaly.one_class_missing("fashion", str(folder))
+
+
+def test_toy2d_detection_task(monkeypatch):
+    """The paper's 2D metric as a detection task: held-out points of the set against as many
+    uniform points in their box, labels 1 = noise; the training points are another draw."""
+    anomaly = _anomaly_script(monkeypatch)
+    monkeypatch.setattr(anomaly, "TOY2D_SIZES", (300, 200))
+    train, test, labels = anomaly.toy2d_task("rings", 0)
+    assert train.shape == (300, 2) and test.shape == (400, 2) and labels.sum() == 200
+    held, noise = test[labels == 0], test[labels == 1]
+    assert (noise >= held.min(0)).all() and (noise <= held.max(0)).all()
+    assert not np.isin(held[:, 0], train[:, 0]).any()  # independent draws
+    again = anomaly.toy2d_task("rings", 0)
+    assert all(np.array_equal(a, b) for a, b in zip((train, test, labels), again))
+    assert not np.array_equal(anomaly.toy2d_task("rings", 1)[0], train)

@@ -86,6 +86,9 @@ class DxMIDetector(EnergyDetector):
     batch_size : chains (and data rows) per iteration.
     hidden, layers : width and depth of the sampler's epsilon MLP.
     energy_hidden, energy_layers : width and depth of the energy and value MLPs.
+    energy_fourier_features, energy_fourier_scale : random Fourier features of the
+        (standardised) rows in front of the energy and value MLPs (0: none;
+        `networks.mlp.FourierFeatures`), so that the energy can follow thin structure.
     tau1, tau2, gamma : entropy weight, running-cost weight, energy regulariser.
     sampler_lr, sigma_lr, energy_lr, value_lr : learning rates.
     energy_grad_clip : max gradient norm of the energy step (0 disables).
@@ -110,6 +113,8 @@ class DxMIDetector(EnergyDetector):
         layers: int = 3,
         energy_hidden: int = 256,
         energy_layers: int = 3,
+        energy_fourier_features: int = 0,
+        energy_fourier_scale: float = 4.0,
         tau1: float = 0.1,
         tau2: float = 0.01,
         gamma: float = 0.0,
@@ -138,7 +143,10 @@ class DxMIDetector(EnergyDetector):
             learn_last_sigma=True,
             last_sigma=0.05,
             energy=EnergyNetworkConfig(
-                hidden=int(self.energy_hidden), layers=int(self.energy_layers)
+                hidden=int(self.energy_hidden),
+                layers=int(self.energy_layers),
+                fourier_features=int(self.energy_fourier_features),
+                fourier_scale=float(self.energy_fourier_scale),
             ),
         )
         teacher = self.teacher_iterations > 0
