@@ -384,10 +384,12 @@ def detection_job(
     overrides: dict,
     budget: float | None = None,
     data_root: str | None = None,
+    scores_dir: str | None = None,
 ):
     """Every method on one (part, task, normal class, seed): one record each. `budget`: the conv
     Langevin EBM's seconds when no dxmi-conv fit runs in this job (--budget-from); `data_root`:
-    the folder of mlbench's R files (odds part; default Debian's)."""
+    the folder of mlbench's R files (odds part; default Debian's); `scores_dir`: where to keep
+    each method's test scores and labels (.npz, --save-scores), for scores made after the fit."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     images = None  # what the conv detectors see
@@ -417,6 +419,13 @@ def detection_job(
         s = score(method, part, train, test, seed, quick, overrides, budget, images)
         if method == "dxmi-conv":
             budget = time.perf_counter() - t0
+        if scores_dir:
+            name = (
+                f"{task}-{normal}-s{seed}-{method}.npz"
+                if normal is not None
+                else f"{task}-s{seed}-{method}.npz"
+            )
+            np.savez_compressed(Path(scores_dir) / name, scores=s, labels=labels)
         records.append(
             {
                 "part": part,
@@ -852,6 +861,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=2, help="parallel processes, 1 thread each")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly"))
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
+    p.add_argument(
+        "--save-scores", action="store_true", help="keep every test score in OUT/scores/*.npz"
+    )
     p.add_argument("--from-partial", action="store_true", help="tables from partial.jsonl only")
     p.add_argument(
         "--append",
@@ -934,6 +946,10 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(missing)
         tasks += [(part, part, c) for c in args.classes]
     budgets = conv_budgets(args.budget_from) if args.budget_from else {}
+    scores = None
+    if args.save_scores:
+        scores = str(args.out / "scores")
+        Path(scores).mkdir(exist_ok=True)
     for seed in args.seeds:
         for part, task, normal in tasks:
             default = PART_DETECTORS.get(part, DETECTORS)
@@ -944,7 +960,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"{args.budget_from}: no dxmi-conv record for {task} {normal}/{seed}"
                 )
             root = roots.get(part)
-            job = (part, task, normal, seed, methods, args.quick, overrides, budget, root)
+            job = (part, task, normal, seed, methods, args.quick, overrides, budget, root, scores)
             jobs.append((detection_job, job))
     wanted = {m for fn, a in jobs if fn is detection_job for m in a[4]}
     if not args.from_partial and wanted & PYOD_METHODS and find_spec("pyod") is None:
