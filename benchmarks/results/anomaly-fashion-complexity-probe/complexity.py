@@ -37,16 +37,21 @@ def z(v: np.ndarray) -> np.ndarray:
 
 folder = Path(sys.argv[1]) / "scores"
 test_images = None
-print("| file | energy | complexity alone | energy - complexity (z) | corr(energy, complexity) |")
-print("|---|---|---|---|---|")
+print(
+    "| file | energy | complexity alone | energy - complexity (z) | corr(energy, complexity) "
+    "| corr(energy, mean pixel) |"
+)
+print("|---|---|---|---|---|---|")
 for f in sorted(folder.glob("fashion-*.npz")):
     d = np.load(f)
     if test_images is None:
         _, test_images, _ = one_class_images("fashion", 0)
         bits = png_bits(test_images)
+        brightness = test_images.mean(axis=(1, 2, 3))
     s, y = d["scores"], d["labels"]
     corr = np.corrcoef(s, bits)[0, 1]
     print(
         f"| {f.stem} | {100 * roc_auc_score(y, s):.1f} | {100 * roc_auc_score(y, bits):.1f} "
-        f"| {100 * roc_auc_score(y, z(s) - z(bits)):.1f} | {corr:+.2f} |"
+        f"| {100 * roc_auc_score(y, z(s) - z(bits)):.1f} | {corr:+.2f} "
+        f"| {np.corrcoef(s, brightness)[0, 1]:+.2f} |"
     )
