@@ -145,7 +145,7 @@ LANGEVIN_PARAMS = {
     "mnist": dict(standardize=False, iterations=500),
     "tabular": dict(iterations=500),
     "odds": {},
-    "toy2d": {},
+    "toy2d": dict(energy_fourier_features=64),  # DxMIDetector's energy net on 2D points
 }
 QUICK = dict(iterations=20, teacher_iterations=20)
 EXTREMES = 8  # test images per end of each one-class picture row

@@ -137,6 +137,8 @@ class LangevinEBMDetector(EnergyDetector):
     """The Langevin-trained EBM as a detector, with `DxMIDetector`'s conventions and energy MLP.
 
     Rows are standardised per feature (from the training rows) before the energy sees them.
+    `energy_fourier_features` > 0 puts Fourier features of that many frequencies (std
+    `energy_fourier_scale`) in front of the MLP, the energy `DxMIDetector` uses on 2D points.
     """
 
     def __init__(
@@ -146,6 +148,8 @@ class LangevinEBMDetector(EnergyDetector):
         batch_size: int = 128,
         energy_hidden: int = 256,
         energy_layers: int = 3,
+        energy_fourier_features: int = 0,
+        energy_fourier_scale: float = 4.0,
         lr: float = 1e-3,
         gamma: float = 0.1,
         langevin_steps: int = 20,
@@ -163,7 +167,7 @@ class LangevinEBMDetector(EnergyDetector):
         X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
         self.standardizer_ = Standardizer.fit(X, bool(self.standardize))
         torch.manual_seed(self.random_state)
-        self.energy_ = EnergyMLP(X.shape[1], hidden=self.energy_hidden, layers=self.energy_layers)
+        self.energy_ = self._energy_net(X.shape[1])
         config = _langevin_config(self)
         data = torch.from_numpy(self.standardizer_.transform(X))
         self.history_ = train_langevin_ebm(
@@ -171,6 +175,15 @@ class LangevinEBMDetector(EnergyDetector):
         )
         self._set_threshold(self._energy(X))
         return self
+
+    def _energy_net(self, n_features: int) -> EnergyMLP:
+        return EnergyMLP(
+            n_features,
+            hidden=int(self.energy_hidden),
+            layers=int(self.energy_layers),
+            fourier_features=int(self.energy_fourier_features),
+            fourier_scale=float(self.energy_fourier_scale),
+        )
 
     def _energy(self, X: np.ndarray) -> np.ndarray:
         return energy_numpy(self.energy_, self.standardizer_.transform(X))
@@ -187,7 +200,7 @@ class LangevinEBMDetector(EnergyDetector):
         if len(self.standardizer_.mean) != n:
             raise ValueError(f"{n} features but a standardiser of {len(self.standardizer_.mean)}")
         self.n_features_in_ = n
-        self.energy_ = EnergyMLP(n, hidden=self.energy_hidden, layers=self.energy_layers)
+        self.energy_ = self._energy_net(n)
         return self._modules()
 
 
