@@ -266,13 +266,14 @@ def odds_task(name: str, seed: int, root: str | None = None):
 def toy2d_task(name: str, seed: int):
     """The DxMI paper's 2D energy metric as a detection task: (training points of a built-in 2D
     set, held-out points plus as many uniform points in their bounding box, labels 1 = noise).
-    The same draw as `dxmi.metrics.energy_auroc_uniform`; unscaled (the detectors standardise)."""
+    The noise of `dxmi.metrics.energy_auroc_uniform`; unscaled (the detectors standardise)."""
     from dxmi.data import sample_toy
+    from dxmi.metrics.density import uniform_in_box
 
     n_train, n_test = TOY2D_SIZES
     train = sample_toy(name, n_train, seed)
     held = sample_toy(name, n_test, np.random.default_rng([seed, 1]))  # an independent stream
-    noise = np.random.default_rng([seed, 2]).uniform(held.min(0), held.max(0), held.shape)
+    noise = uniform_in_box(held, [seed, 2])
     test = np.concatenate([held, noise]).astype(np.float32)
     return train.astype(np.float32), test, np.r_[np.zeros(n_test), np.ones(n_test)].astype(int)
 
@@ -420,12 +421,10 @@ def detection_job(
         if method == "dxmi-conv":
             budget = time.perf_counter() - t0
         if scores_dir:
-            name = (
-                f"{task}-{normal}-s{seed}-{method}.npz"
-                if normal is not None
-                else f"{task}-s{seed}-{method}.npz"
+            stem = task if normal is None else f"{task}-{normal}"
+            np.savez_compressed(
+                Path(scores_dir) / f"{stem}-s{seed}-{method}.npz", scores=s, labels=labels
             )
-            np.savez_compressed(Path(scores_dir) / name, scores=s, labels=labels)
         records.append(
             {
                 "part": part,

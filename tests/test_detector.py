@@ -259,9 +259,9 @@ def test_pyod_probabilities_and_confidence_match_pyod(fitted):
 
 def test_auto_energy_settings_follow_the_width_and_explicit_values_win():
     det = DxMIDetector()
-    for n, (features, gamma) in {2: (64, 1.0), 3: (0, 0.0), 30: (0, 0.0)}.items():
-        energy = det.to_config(n).dxmi.energy
-        assert (energy.fourier_features, det.to_config(n).dxmi.gamma) == (features, gamma)
+    for n, expected in {2: (64, 1.0), 3: (0, 0.0), 30: (0, 0.0)}.items():
+        dxmi = det.to_config(n).dxmi
+        assert (dxmi.energy.fourier_features, dxmi.gamma) == expected
     pinned = DxMIDetector(gamma=0.5, energy_fourier_features=16).to_config(2)
     assert (pinned.dxmi.energy.fourier_features, pinned.dxmi.gamma) == (16, 0.5)
     assert detector_from_config(None, ["gamma=0.25"]).gamma == 0.25
@@ -275,10 +275,11 @@ def test_2d_points_get_an_energy_that_sees_their_modes():
     "auto" settings on 2D (Fourier features, gamma 1) the energy finds 8gaussians' modes;
     with the wide-row settings it stays near chance (docs/results/anomaly.md)."""
     from dxmi.data import sample_toy
+    from dxmi.metrics.density import uniform_in_box
 
     train = sample_toy("8gaussians", 1000, 0)
     held = sample_toy("8gaussians", 500, np.random.default_rng([0, 1]))
-    noise = np.random.default_rng([0, 2]).uniform(held.min(0), held.max(0), held.shape)
+    noise = uniform_in_box(held, [0, 2])
     test, labels = np.concatenate([held, noise]), np.r_[np.zeros(500), np.ones(500)]
 
     def auroc(**extra) -> float:

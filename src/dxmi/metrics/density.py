@@ -67,6 +67,14 @@ def energy_density_metrics(
     }
 
 
+def uniform_in_box(points: np.ndarray, seed) -> np.ndarray:
+    """As many uniform points as `points`, in their bounding box: the noise of the DxMI
+    paper's 2D EBM metric (`seed`: anything numpy's default_rng takes)."""
+    points = np.asarray(points, np.float32)
+    rng = np.random.default_rng(seed)
+    return rng.uniform(points.min(0), points.max(0), points.shape).astype(np.float32)
+
+
 def energy_auroc_uniform(
     energy_fn: Callable[[np.ndarray], np.ndarray], points: np.ndarray, seed: int = 0
 ) -> float:
@@ -76,7 +84,6 @@ def energy_auroc_uniform(
     from sklearn.metrics import roc_auc_score
 
     points = np.asarray(points, np.float32)
-    rng = np.random.default_rng(seed)
-    noise = rng.uniform(points.min(0), points.max(0), points.shape).astype(np.float32)
+    noise = uniform_in_box(points, seed)
     energy = np.asarray(energy_fn(np.concatenate([points, noise])), np.float64)
     return float(roc_auc_score(np.r_[np.zeros(len(points)), np.ones(len(noise))], energy))
