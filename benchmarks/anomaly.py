@@ -88,6 +88,7 @@ ODDS_DETECTORS = [
     "copod",
     "deepsvdd",
     "autoencoder",
+    "gaussian",
 ]
 # method -> (pyod.models module, class): the PyOD detectors that run at their defaults
 PYOD_DETECTORS = {
@@ -144,7 +145,7 @@ IMAGE_TASKS = ("mnist14", "digits", *ONE_CLASS_PARTS)
 LANGEVIN_PARAMS = {
     "mnist": dict(standardize=False, iterations=500),
     "tabular": dict(iterations=500),
-    "odds": {},
+    "odds": dict(gaussian_base=1.0),  # DxMIDetector's energy net on rows: the Gaussian base
     "toy2d": dict(energy_fourier_features=64),  # DxMIDetector's energy net on 2D points
 }
 QUICK = dict(iterations=20, teacher_iterations=20)
@@ -340,6 +341,12 @@ def score(
         from sklearn.svm import OneClassSVM
 
         return -OneClassSVM(gamma="scale", nu=0.1).fit(train).score_samples(test)
+    if method == "gaussian":
+        from sklearn.covariance import LedoitWolf
+
+        # the Gaussian fit alone: DxMIDetector's base energy on rows (gaussian_base), without
+        # what DxMI learns on top of it
+        return LedoitWolf().fit(train).mahalanobis(test)
     if method == "kde":
         from sklearn.model_selection import GridSearchCV
         from sklearn.neighbors import KernelDensity
@@ -386,18 +393,22 @@ def detection_job(
     budget: float | None = None,
     data_root: str | None = None,
     scores_dir: str | None = None,
+    split_seed: int | None = None,
 ):
     """Every method on one (part, task, normal class, seed): one record each. `budget`: the conv
     Langevin EBM's seconds when no dxmi-conv fit runs in this job (--budget-from); `data_root`:
     the folder of mlbench's R files (odds part; default Debian's); `scores_dir`: where to keep
-    each method's test scores and labels (.npz, --save-scores), for scores made after the fit."""
+    each method's test scores and labels (.npz, --save-scores), for scores made after the fit;
+    `split_seed`: the odds and toy2d parts draw their data with it rather than `seed`, which
+    then seeds the fits only (--split-seed: the spread of the fit alone)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     images = None  # what the conv detectors see
+    data_seed = seed if split_seed is None else split_seed
     if part == "odds":
-        train, test, labels = odds_task(task, seed, data_root)
+        train, test, labels = odds_task(task, data_seed, data_root)
     elif part == "toy2d":
-        train, test, labels = toy2d_task(task, seed)
+        train, test, labels = toy2d_task(task, data_seed)
     elif part in ONE_CLASS_PARTS:
         train_images, test_images, labels = one_class_images(part, normal, data_root)
         images = (train_images, test_images, (0.0, 1.0))
@@ -440,6 +451,7 @@ def detection_job(
                 "n_anomalies": int(labels.sum()),
             }
             | ({"budget_seconds": round(budget, 2)} if method == "langevin-conv" and budget else {})
+            | ({"split_seed": split_seed} if split_seed is not None else {})
             # the test images each method calls most normal and most anomalous, for the
             # pictures (indices into the part's fixed test split)
             | ({"extremes": extremes(s, labels)} if part in ONE_CLASS_PARTS else {})
@@ -863,6 +875,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--save-scores", action="store_true", help="keep every test score in OUT/scores/*.npz"
     )
+    p.add_argument(
+        "--split-seed",
+        type=int,
+        help="odds and toy2d parts: draw the data with this seed in every job, so that "
+        "--seeds vary the fits only (the spread of the fit alone, not of the split)",
+    )
     p.add_argument("--from-partial", action="store_true", help="tables from partial.jsonl only")
     p.add_argument(
         "--append",
@@ -959,7 +977,9 @@ def main(argv: list[str] | None = None) -> None:
                     f"{args.budget_from}: no dxmi-conv record for {task} {normal}/{seed}"
                 )
             root = roots.get(part)
+            split = args.split_seed if part in ("odds", "toy2d") else None
             job = (part, task, normal, seed, methods, args.quick, overrides, budget, root, scores)
+            job += (split,)
             jobs.append((detection_job, job))
     wanted = {m for fn, a in jobs if fn is detection_job for m in a[4]}
     if not args.from_partial and wanted & PYOD_METHODS and find_spec("pyod") is None:

@@ -43,11 +43,16 @@ def anomalies(n: int, seed: int) -> np.ndarray:
     return np.concatenate([outside, above])[rng.permutation(n)]
 
 
+# the reference's separate variant: no Gaussian base, no regulariser, so that what separates
+# the anomalies is what DxMI learned
+LEARNED_ONLY = dict(gaussian_base=0.0, gamma=0.0, tau1=0.1)
+
+
 @pytest.fixture(scope="module")
 def fitted() -> tuple[DxMIDetector, float]:
     x = ring_data(1000, 0)
-    untrained_auc = _auroc(DxMIDetector(**{**FAST, "iterations": 0}).fit(x))
-    return DxMIDetector(contamination=0.05, **FAST).fit(x), untrained_auc
+    untrained_auc = _auroc(DxMIDetector(**{**FAST, **LEARNED_ONLY, "iterations": 0}).fit(x))
+    return DxMIDetector(contamination=0.05, **FAST, **LEARNED_ONLY).fit(x), untrained_auc
 
 
 def _auroc(det) -> float:
@@ -223,6 +228,16 @@ def test_langevin_detector_has_the_same_conventions():
     assert det2.history_[-1]["iteration"] == 1  # the time budget stops training
 
 
+def test_langevin_detector_takes_the_gaussian_base(tmp_path):
+    x = ring_data(300, 0)
+    det = LangevinEBMDetector(iterations=20, energy_hidden=16, gaussian_base=1.0).fit(x)
+    assert det.energy_.base.weight == 1.0 and det.energy_.base.precision.abs().sum() > 0
+    det.save(tmp_path)
+    np.testing.assert_array_equal(
+        LangevinEBMDetector.load(tmp_path).decision_function(x), det.decision_function(x)
+    )
+
+
 def test_shipped_detector_config_is_the_defaults():
     from pathlib import Path
 
@@ -259,9 +274,13 @@ def test_pyod_probabilities_and_confidence_match_pyod(fitted):
 
 def test_auto_energy_settings_follow_the_width_and_explicit_values_win():
     det = DxMIDetector()
-    for n, expected in {2: (64, 1.0), 3: (0, 0.0), 30: (0, 0.0)}.items():
+    # (Fourier features, gamma, Gaussian base, tau1): rows other than 2D get the Gaussian base
+    # and tau1 = their width (the energy in nats)
+    expect = {2: (64, 1.0, 0.0, 0.1), 3: (0, 1.0, 1.0, 3.0), 30: (0, 1.0, 1.0, 30.0)}
+    for n, expected in expect.items():
         dxmi = det.to_config(n).dxmi
-        assert (dxmi.energy.fourier_features, dxmi.gamma) == expected
+        got = (dxmi.energy.fourier_features, dxmi.gamma, dxmi.energy.gaussian_base, dxmi.tau1)
+        assert got == expected
     pinned = DxMIDetector(gamma=0.5, energy_fourier_features=16).to_config(2)
     assert (pinned.dxmi.energy.fourier_features, pinned.dxmi.gamma) == (16, 0.5)
     assert detector_from_config(None, ["gamma=0.25"]).gamma == 0.25
@@ -273,7 +292,8 @@ def test_auto_energy_settings_follow_the_width_and_explicit_values_win():
 def test_2d_points_get_an_energy_that_sees_their_modes():
     """The paper's 2D metric (held-out points against uniform noise in their box): with the
     "auto" settings on 2D (Fourier features, gamma 1) the energy finds 8gaussians' modes;
-    with the wide-row settings it stays near chance (docs/results/anomaly.md)."""
+    with the reference's separate-variant settings it stays near chance
+    (docs/results/anomaly.md)."""
     from dxmi.data import sample_toy
     from dxmi.metrics.density import uniform_in_box
 
@@ -288,3 +308,30 @@ def test_2d_points_get_an_energy_that_sees_their_modes():
 
     auto, wide = auroc(), auroc(gamma=0.0, energy_fourier_features=0)
     assert auto > 0.8 and auto > wide + 0.15, (auto, wide)
+
+
+def contaminated_rows(n: int, seed: int, fraction: float = 0.07) -> tuple[np.ndarray, np.ndarray]:
+    """8D correlated Gaussian rows and a `fraction` of outliers from a broad cluster off to
+    one side, mixed in (ADBench's contaminated setting); labels 1 = outlier."""
+    rng = np.random.default_rng(seed)
+    mix = np.random.default_rng(99).standard_normal((8, 8)) * 0.3 + np.eye(8)
+    k = int(fraction * n)
+    rows = np.r_[rng.standard_normal((n, 8)) @ mix, rng.standard_normal((k, 8)) + [3, -2, *[0] * 6]]
+    return rows.astype(np.float32), np.r_[np.zeros(n), np.ones(k)]
+
+
+def test_row_fits_are_steady_across_seeds():
+    """The issue's stability bar at CI size: fitted on contaminated rows, the default
+    detector's test AUROC moves by at most 2.5 points over three fit seeds (measured 1.1 over
+    four, at about 0.87). The reference's separate variant (no Gaussian base, gamma 0) swung
+    by 25 points here (0.68 / 0.44 / 0.45 / 0.53), as on ODDS (docs/results/anomaly.md)."""
+    train, _ = contaminated_rows(1500, 0)
+    test, labels = contaminated_rows(500, 1)
+    aurocs = [
+        roc_auc_score(
+            labels, DxMIDetector(**FAST, random_state=s).fit(train).decision_function(test)
+        )
+        for s in range(3)
+    ]
+    assert min(aurocs) > 0.8, aurocs
+    assert max(aurocs) - min(aurocs) <= 0.025, aurocs

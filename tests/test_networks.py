@@ -73,3 +73,31 @@ def test_fourier_energy_is_saved_and_loaded_with_its_frequencies(tmp_path, tiny_
     loaded = DxMIModel.load(tmp_path)
     assert torch.equal(loaded.energy_net.fourier.B, model.energy_net.fourier.B)
     np.testing.assert_array_equal(loaded.energy(x[:20]), model.energy(x[:20]))
+
+
+def test_gaussian_base_is_the_fitted_gaussians_energy_and_is_saved(tmp_path, tiny_overrides):
+    from sklearn.covariance import LedoitWolf
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3)) @ np.array([[2.0, 0, 0], [1.0, 0.5, 0], [0, 0, 0.2]]) + 3.0
+    net = EnergyMLP(3, hidden=8, layers=1, base_weight=0.5)
+    assert torch.equal(net.base(torch.ones(2, 3)), torch.zeros(2))  # zero until fitted
+    net.fit_base(torch.from_numpy(x).float())
+    fit = LedoitWolf().fit(x)
+    xt = torch.from_numpy(x[:10]).float()
+    want = 0.25 * fit.mahalanobis(x[:10])  # weight / 2 * squared Mahalanobis distance
+    np.testing.assert_allclose(net.base(xt).detach().numpy(), want, rtol=1e-4)
+    with torch.no_grad():  # the MLP's part is added on top
+        np.testing.assert_allclose(net(xt), net.net(xt)[:, 0] + net.base(xt), rtol=1e-6)
+
+    # through a run: the weight is gaussian_base x tau1 / D, the fitted base comes back on load
+    sets = ["dxmi.iterations=3", "teacher.iterations=10", "dxmi.energy.gaussian_base=2"]
+    config = load_config(None, tiny_overrides + sets)
+    model, _ = fit_points(config, x[:, :2])
+    base = model.energy_net.base
+    assert base.weight == 2 * config.dxmi.tau1 / 2
+    assert base.precision.abs().sum() > 0  # fitted on the standardised rows
+    model.save(tmp_path)
+    loaded = DxMIModel.load(tmp_path)
+    assert torch.equal(loaded.energy_net.base.precision, base.precision)
+    np.testing.assert_array_equal(loaded.energy(x[:20, :2]), model.energy(x[:20, :2]))

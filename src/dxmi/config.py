@@ -56,6 +56,11 @@ class EnergyNetworkConfig(NetworkConfig):
     """The energy (and value) MLP."""
 
     hidden: int = 128
+    # 0 = off; else a fixed Gaussian energy fitted to the training rows is added to the energy
+    # and value MLPs (networks.mlp.GaussianBase), with this weight in units of the sampler's
+    # temperature tau1 / D: at 1 the Gaussian fit is what the sampler is asked to draw at the
+    # start, and the MLPs learn the data's departure from it.
+    gaussian_base: float = 0.0
 
 
 @dataclass

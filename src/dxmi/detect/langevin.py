@@ -82,9 +82,15 @@ def train_langevin_ebm(
         x_neg = langevin(energy, x0, cfg.langevin_steps, cfg.step_size, gen)
         buffer[idx] = x_neg
         x_pos = data[torch.randint(len(data), (cfg.batch_size,), generator=gen, device=device)]
-        e = energy(torch.cat([x_pos, x_neg]))
+        x = torch.cat([x_pos, x_neg])
+        e = energy(x)
         e_pos, e_neg = e[: cfg.batch_size], e[cfg.batch_size :]
-        loss = ebm_loss(e_pos, e_neg, cfg.gamma)
+        base = getattr(energy, "base", None)  # a fixed Gaussian energy gamma leaves alone
+        if base is not None:
+            b = base(x)
+            loss = ebm_loss(e_pos, e_neg, cfg.gamma, b[: cfg.batch_size], b[cfg.batch_size :])
+        else:
+            loss = ebm_loss(e_pos, e_neg, cfg.gamma)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"langevin ebm: loss is {loss.item()} at iteration {it}")
         opt.zero_grad(set_to_none=True)
@@ -138,7 +144,9 @@ class LangevinEBMDetector(EnergyDetector):
 
     Rows are standardised per feature (from the training rows) before the energy sees them.
     `energy_fourier_features` > 0 puts Fourier features of that many frequencies (std
-    `energy_fourier_scale`) in front of the MLP, the energy `DxMIDetector` uses on 2D points.
+    `energy_fourier_scale`) in front of the MLP, the energy `DxMIDetector` uses on 2D points;
+    `gaussian_base` > 0 adds the rows' Gaussian fit with that weight (in nats: the Langevin
+    chains run at temperature 1), the base `DxMIDetector` uses on wider rows.
     """
 
     def __init__(
@@ -150,6 +158,7 @@ class LangevinEBMDetector(EnergyDetector):
         energy_layers: int = 3,
         energy_fourier_features: int = 0,
         energy_fourier_scale: float = 4.0,
+        gaussian_base: float = 0.0,
         lr: float = 1e-3,
         gamma: float = 0.1,
         langevin_steps: int = 20,
@@ -170,6 +179,7 @@ class LangevinEBMDetector(EnergyDetector):
         self.energy_ = self._energy_net(X.shape[1])
         config = _langevin_config(self)
         data = torch.from_numpy(self.standardizer_.transform(X))
+        self.energy_.fit_base(data)
         self.history_ = train_langevin_ebm(
             self.energy_, data, config, seed=self.random_state, progress=bool(self.verbose)
         )
@@ -183,6 +193,7 @@ class LangevinEBMDetector(EnergyDetector):
             layers=int(self.energy_layers),
             fourier_features=int(self.energy_fourier_features),
             fourier_scale=float(self.energy_fourier_scale),
+            base_weight=float(self.gaussian_base),
         )
 
     def _energy(self, X: np.ndarray) -> np.ndarray:

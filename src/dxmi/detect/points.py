@@ -36,16 +36,24 @@ from dxmi.models.points import DxMIModel
 
 
 def auto_settings(n_features: int | None) -> dict[str, float]:
-    """The "auto" energy settings for rows of `n_features`. On 2D points the default energy
-    learns nothing (a plain MLP on coordinates draws a tilted plane where the data has rings:
-    spectral bias) and, unregularised, grows until the sampler collapses onto one blob; Fourier
-    features and the energy regulariser (gamma 1) fix both: mean AUROC against uniform noise
-    on the eight built-in 2D sets 56.8 -> 79.4 (docs/results/anomaly.md). Wider rows keep the
-    reference's separate-variant energy (no features, gamma 0): on ODDS rows gamma 1 cost up
-    to 80 points (shuttle), and the features cost far outliers on a 3D ring."""
+    """The "auto" energy settings for rows of `n_features` (None: not yet known, as for wide
+    rows). Measured reasons: docs/results/anomaly.md.
+
+    2D points: Fourier features and the energy regulariser (gamma 1). Without them a plain MLP
+    on coordinates draws a tilted plane where the data has rings (spectral bias) and,
+    unregularised, grows until the sampler collapses onto one blob: mean AUROC against uniform
+    noise on the eight built-in 2D sets 56.8 -> 79.4.
+
+    Wider rows: the energy is the rows' Gaussian fit plus a learned part bounded by gamma 1, in
+    nats (tau1 = n_features: the sampler is drawn to exp(-E), `energy_temperature`). The
+    unanchored, unregularised energy (the reference's separate variant) learns only where the
+    sampler's samples differ from the data, so its ranking swung with the seed and along one
+    fit: on six ODDS sets its AUROC spread over 3 seeds reached 56 points (shuttle).
+    """
     if n_features == 2:
-        return {"energy_fourier_features": 64, "gamma": 1.0}
-    return {"energy_fourier_features": 0, "gamma": 0.0}
+        return {"energy_fourier_features": 64, "gamma": 1.0, "gaussian_base": 0.0, "tau1": 0.1}
+    width = float(n_features) if n_features else 1.0
+    return {"energy_fourier_features": 0, "gamma": 1.0, "gaussian_base": 1.0, "tau1": width}
 
 
 def separate_dxmi_config(det, **extra) -> DxMIConfig:
@@ -66,7 +74,7 @@ def separate_dxmi_config(det, **extra) -> DxMIConfig:
         steps=int(det.steps),
         iterations=int(det.iterations),
         batch_size=int(det.batch_size),
-        tau1=float(det.tau1),
+        tau1=float(extra.pop("tau1", det.tau1)),
         tau2=float(det.tau2),
         gamma=float(extra.pop("gamma", det.gamma)),
         sampler_lr=float(det.sampler_lr),
@@ -83,10 +91,10 @@ def separate_dxmi_config(det, **extra) -> DxMIConfig:
 class DxMIDetector(EnergyDetector):
     """Anomaly detector whose score is the energy of a DxMI-trained EBM (MLP networks).
 
-    Parameters mirror the config (`dxmi.config`). The energy defaults are the separate
-    variant's reference (gamma 0, energy gradient norm clipped at 0.1) on rows wider than 2;
-    on 2D points "auto" adds Fourier features and gamma 1 (`auto_settings`). The learning
-    rates, EMA and learnable last sigma are those of `configs/8gaussians.yaml`.
+    Parameters mirror the config (`dxmi.config`). The energy settings marked "auto" read the
+    width of the rows (`auto_settings`): on 2D points Fourier features and gamma 1; on other
+    rows a Gaussian fit of the rows under a learned part bounded by gamma 1, in nats. The
+    learning rates, EMA and learnable last sigma are those of `configs/8gaussians.yaml`.
 
     A fit on a few hundred rows of tens of features takes about a minute on one CPU core.
     Benchmarks and their limits: README, "Anomaly detection and EBM density"; what the seed
@@ -104,8 +112,12 @@ class DxMIDetector(EnergyDetector):
         (standardised) rows in front of the energy and value MLPs (0: none;
         `networks.mlp.FourierFeatures`), so that the energy can follow thin structure.
         "auto": 64 on 2D points, none on wider rows (`auto_settings`).
+    gaussian_base : weight of a fixed Gaussian energy fitted to the training rows, added to the
+        energy and value MLPs (in units of the sampler's temperature; 0: none;
+        `networks.mlp.GaussianBase`). "auto": 1 on rows other than 2D points.
     tau1, tau2, gamma : entropy weight, running-cost weight, energy regulariser (gamma "auto":
-        1 on 2D points, 0 on wider rows, `auto_settings`).
+        1; tau1 "auto": 0.1 on 2D points, the number of features on other rows, so that the
+        energy is in nats).
     sampler_lr, sigma_lr, energy_lr, value_lr : learning rates.
     energy_grad_clip : max gradient norm of the energy step (0 disables).
     ema_decay : EMA of the sampler weights.
@@ -131,7 +143,8 @@ class DxMIDetector(EnergyDetector):
         energy_layers: int = 3,
         energy_fourier_features: int | str = "auto",
         energy_fourier_scale: float = 4.0,
-        tau1: float = 0.1,
+        gaussian_base: float | str = "auto",
+        tau1: float | str = "auto",
         tau2: float = 0.01,
         gamma: float | str = "auto",
         sampler_lr: float = 1e-4,
@@ -152,7 +165,7 @@ class DxMIDetector(EnergyDetector):
 
     # ------------------------------------------------------------------------------------------
     def resolved(self, name: str, n_features: int | None) -> float:
-        """Parameter `name` ("energy_fourier_features" or "gamma") on rows of `n_features`,
+        """Parameter `name` (one of `auto_settings`' keys) on rows of `n_features`,
         "auto" resolved by `auto_settings` (None: the data not yet known, as for wide rows)."""
         value = getattr(self, name)
         if value == "auto":
@@ -167,6 +180,7 @@ class DxMIDetector(EnergyDetector):
         dxmi = separate_dxmi_config(
             self,
             gamma=float(self.resolved("gamma", n_features)),
+            tau1=float(self.resolved("tau1", n_features)),
             energy_grad_clip=float(self.energy_grad_clip),
             learn_last_sigma=True,
             last_sigma=0.05,
@@ -175,6 +189,7 @@ class DxMIDetector(EnergyDetector):
                 layers=int(self.energy_layers),
                 fourier_features=int(self.resolved("energy_fourier_features", n_features)),
                 fourier_scale=float(self.energy_fourier_scale),
+                gaussian_base=float(self.resolved("gaussian_base", n_features)),
             ),
         )
         teacher = self.teacher_iterations > 0

@@ -24,12 +24,23 @@ from __future__ import annotations
 import torch
 
 
-def ebm_loss(e_pos: torch.Tensor, e_neg: torch.Tensor, gamma: float) -> torch.Tensor:
+def ebm_loss(
+    e_pos: torch.Tensor,
+    e_neg: torch.Tensor,
+    gamma: float,
+    base_pos: torch.Tensor | None = None,
+    base_neg: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Contrastive EBM loss: push data energy down, sampler energy up, keep magnitudes bounded.
 
-    L_E = mean E(x+) - mean E(x-) + gamma * (mean E(x+)^2 + mean E(x-)^2)
+    L_E = mean E(x+) - mean E(x-) + gamma * (mean R(x+)^2 + mean R(x-)^2)
+
+    R = E, or E minus a fixed base energy (`base_pos`, `base_neg`: the Gaussian base of
+    `networks.mlp.GaussianBase`), so that the regulariser bounds only the learned part.
     """
-    return e_pos.mean() - e_neg.mean() + gamma * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
+    r_pos = e_pos if base_pos is None else e_pos - base_pos
+    r_neg = e_neg if base_neg is None else e_neg - base_neg
+    return e_pos.mean() - e_neg.mean() + gamma * (r_pos.pow(2).mean() + r_neg.pow(2).mean())
 
 
 def running_cost(x_t: torch.Tensor, x_next: torch.Tensor, s2_t: torch.Tensor) -> torch.Tensor:

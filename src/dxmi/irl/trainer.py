@@ -261,7 +261,12 @@ class DxMITrainer:
         with acc.autocast():
             e = self._net(self.energy, torch.cat([x_pos, x_neg]), y_e)
             e_pos, e_neg = e[:B].float(), e[B:].float()
-            loss_e = ebm_loss(e_pos, e_neg, cfg.gamma)
+            base = getattr(self.energy_m, "base", None)  # a fixed part gamma leaves alone
+            if base is not None:
+                b = base(torch.cat([x_pos, x_neg])).float()
+                loss_e = ebm_loss(e_pos, e_neg, cfg.gamma, b[:B], b[B:])
+            else:
+                loss_e = ebm_loss(e_pos, e_neg, cfg.gamma)
         losses["loss_energy"] = loss_e
         stats["energy_grad_norm"] = self._step(
             loss_e, self.opt_energy, energy_params, cfg.energy_grad_clip

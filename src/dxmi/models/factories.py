@@ -49,16 +49,19 @@ def build_policy(config: Config, eps_model: nn.Module) -> GaussianPolicy:
 
 
 def build_energy(config: Config, dim: int) -> EnergyMLP:
-    return EnergyMLP(dim, **energy_mlp_kwargs(config.dxmi.energy))
+    return EnergyMLP(dim, **energy_mlp_kwargs(config.dxmi.energy, config.dxmi.tau1, dim))
 
 
-def energy_mlp_kwargs(net: EnergyNetworkConfig) -> dict:
-    """The `EnergyMLP` arguments of an energy network section (no time embedding)."""
+def energy_mlp_kwargs(net: EnergyNetworkConfig, tau1: float = 0.0, dim: int = 1) -> dict:
+    """The `EnergyMLP` arguments of an energy network section (no time embedding). The
+    Gaussian base's weight is `net.gaussian_base` times the sampler's temperature tau1 / dim
+    (the sampler is drawn to exp(-E dim / tau1): `runs.evaluation.energy_temperature`)."""
     return {
         "hidden": net.hidden,
         "layers": net.layers,
         "fourier_features": net.fourier_features,
         "fourier_scale": net.fourier_scale,
+        "base_weight": net.gaussian_base * (tau1 if tau1 > 0 else 1.0) / dim,
     }
 
 
@@ -67,7 +70,8 @@ def build_value(config: Config, dim: int) -> EnergyMLP | None:
     if config.dxmi.variant == "shared":
         return None
     net = config.dxmi.energy
-    return EnergyMLP(dim, **energy_mlp_kwargs(net), time_embedding=net.time_embedding)
+    kwargs = energy_mlp_kwargs(net, config.dxmi.tau1, dim)
+    return EnergyMLP(dim, **kwargs, time_embedding=net.time_embedding)
 
 
 def build_image_policy(config: ImageConfig, unet: nn.Module, schedule: Schedule) -> GaussianPolicy:

@@ -85,12 +85,43 @@ class EpsilonMLP(nn.Module):
         return self.net(torch.cat([h, self.embed(t)], dim=1))
 
 
+class GaussianBase(nn.Module):
+    """A fixed quadratic energy E0(x) = weight / 2 (x - m)^T P (x - m): a Gaussian fitted to the
+    training rows (`fit`: their mean and Ledoit-Wolf shrunk precision), zero until fitted.
+
+    Added to a learned energy it anchors the energy's global shape from the start: far from the
+    data the energy rises, whatever the MLP's random initialisation extrapolates. A contrastive
+    energy learns only where the sampler's samples differ from the data, so without an anchor
+    its slope along a direction neither covers is left to chance (docs/results/anomaly.md).
+    `m` and `P` are buffers, saved with the weights.
+    """
+
+    def __init__(self, dim: int, weight: float) -> None:
+        super().__init__()
+        self.weight = float(weight)
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("precision", torch.zeros(dim, dim))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> None:
+        from sklearn.covariance import LedoitWolf  # shrinkage: rows can be fewer than features
+
+        fit = LedoitWolf().fit(x.detach().double().cpu().numpy())
+        self.mean.copy_(torch.as_tensor(fit.location_))
+        self.precision.copy_(torch.as_tensor(fit.precision_))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = x - self.mean
+        return 0.5 * self.weight * ((d @ self.precision) * d).sum(dim=1)
+
+
 class EnergyMLP(nn.Module):
     """A scalar function of x, or of (x, t) when `time_embedding` > 0: (N, D) -> (N,).
 
     Time-independent, it is the energy E(x) (and, in the shared variant, the value too);
     time-conditioned, it is the value V(x, t) of the separate variant, t the chain index.
-    `fourier_features` > 0 feeds x through `FourierFeatures` of that many frequencies first.
+    `fourier_features` > 0 feeds x through `FourierFeatures` of that many frequencies first;
+    `base_weight` > 0 adds a `GaussianBase` of that weight (fitted by `fit_base`).
     """
 
     def __init__(
@@ -102,6 +133,7 @@ class EnergyMLP(nn.Module):
         time_embedding: int = 0,
         fourier_features: int = 0,
         fourier_scale: float = 1.0,
+        base_weight: float = 0.0,
     ):
         super().__init__()
         self.embed = SinusoidalEmbedding(time_embedding) if time_embedding else None
@@ -109,12 +141,18 @@ class EnergyMLP(nn.Module):
             FourierFeatures(dim, fourier_features, fourier_scale) if fourier_features else None
         )
         self.net = _mlp(dim + 2 * fourier_features + time_embedding, 1, hidden, layers)
+        self.base = GaussianBase(dim, base_weight) if base_weight > 0 else None
+
+    def fit_base(self, x: torch.Tensor) -> None:
+        """Fit the Gaussian base (if any) to the training rows x."""
+        if self.base is not None:
+            self.base.fit(x)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
-        if self.fourier is not None:
-            x = self.fourier(x)
+        h = self.fourier(x) if self.fourier is not None else x
         if self.embed is not None:
             if t is None:
                 raise ValueError("this network is time-conditioned: pass t")
-            x = torch.cat([x, self.embed(t)], dim=1)
-        return self.net(x)[:, 0]
+            h = torch.cat([h, self.embed(t)], dim=1)
+        out = self.net(h)[:, 0]
+        return out if self.base is None else out + self.base(x)

@@ -152,8 +152,7 @@ def _train(
     initial_policy = build_policy(config, copy.deepcopy(eps_model)).to(acc.device)
     trainer = DxMITrainer(
         build_policy(config, eps_model),
-        build_energy(config, data.dim),
-        build_value(config, data.dim),
+        *energy_networks(config, train_x),
         config.dxmi,
         acc,
         seed=config.run.seed,
@@ -199,6 +198,16 @@ def _export(config: Config, trainer: DxMITrainer, standardizer: Standardizer) ->
     )
 
 
+def energy_networks(config: Config, train_x: torch.Tensor):
+    """The energy and value networks of a run (value None in the shared variant), their
+    Gaussian bases (`dxmi.energy.gaussian_base`) fitted to the standardised training rows."""
+    energy, value = build_energy(config, train_x.shape[1]), build_value(config, train_x.shape[1])
+    for net in (energy, value):
+        if net is not None:
+            net.fit_base(train_x)
+    return energy, value
+
+
 def point_trainer(
     config: Config, points: np.ndarray, *, progress: bool = False, source: str = "X"
 ) -> tuple[DxMITrainer, Standardizer, torch.Tensor]:
@@ -217,8 +226,7 @@ def point_trainer(
         eps_model = build_eps_model(config, x.shape[1]).to(acc.device)
     trainer = DxMITrainer(
         build_policy(config, eps_model),
-        build_energy(config, x.shape[1]),
-        build_value(config, x.shape[1]),
+        *energy_networks(config, train_x),
         config.dxmi,
         acc,
         seed=config.run.seed,
