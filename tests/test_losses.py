@@ -100,6 +100,6 @@ def test_ebm_regulariser_bounds_only_the_part_above_a_fixed_base():
     e_pos, e_neg = torch.tensor([1.0, 3.0]), torch.tensor([5.0, 7.0])
     b_pos, b_neg = torch.tensor([1.0, 2.0]), torch.tensor([4.0, 4.0])
     plain = ebm_loss(e_pos, e_neg, gamma=0.5)
-    based = ebm_loss(e_pos, e_neg, 0.5, b_pos, b_neg)
+    based = ebm_loss(e_pos, e_neg, 0.5, torch.cat([b_pos, b_neg]))
     assert plain.item() == pytest.approx(-4 + 0.5 * (5 + 37))  # mean E+^2 = 5, mean E-^2 = 37
     assert based.item() == pytest.approx(-4 + 0.5 * (0.5 + 5))  # residuals (0, 1) and (1, 3)

@@ -23,6 +23,7 @@ from dxmi.detect.base import EnergyDetector, ImageEnergyDetector
 from dxmi.irl.losses import ebm_loss
 from dxmi.networks import EnergyMLP
 from dxmi.networks.conv_energy import ConvEnergy
+from dxmi.networks.mlp import base_energy
 
 
 @dataclass
@@ -85,12 +86,8 @@ def train_langevin_ebm(
         x = torch.cat([x_pos, x_neg])
         e = energy(x)
         e_pos, e_neg = e[: cfg.batch_size], e[cfg.batch_size :]
-        base = getattr(energy, "base", None)  # a fixed Gaussian energy gamma leaves alone
-        if base is not None:
-            b = base(x)
-            loss = ebm_loss(e_pos, e_neg, cfg.gamma, b[: cfg.batch_size], b[cfg.batch_size :])
-        else:
-            loss = ebm_loss(e_pos, e_neg, cfg.gamma)
+        # gamma bounds the learned part only, not a fixed Gaussian base
+        loss = ebm_loss(e_pos, e_neg, cfg.gamma, base_energy(energy, x))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"langevin ebm: loss is {loss.item()} at iteration {it}")
         opt.zero_grad(set_to_none=True)

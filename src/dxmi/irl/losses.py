@@ -25,21 +25,19 @@ import torch
 
 
 def ebm_loss(
-    e_pos: torch.Tensor,
-    e_neg: torch.Tensor,
-    gamma: float,
-    base_pos: torch.Tensor | None = None,
-    base_neg: torch.Tensor | None = None,
+    e_pos: torch.Tensor, e_neg: torch.Tensor, gamma: float, base: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Contrastive EBM loss: push data energy down, sampler energy up, keep magnitudes bounded.
 
     L_E = mean E(x+) - mean E(x-) + gamma * (mean R(x+)^2 + mean R(x-)^2)
 
-    R = E, or E minus a fixed base energy (`base_pos`, `base_neg`: the Gaussian base of
-    `networks.mlp.GaussianBase`), so that the regulariser bounds only the learned part.
+    R = E, or E minus a fixed base energy (`base`: its values on the positives, then the
+    negatives; the Gaussian base of `networks.mlp.GaussianBase`), so that the regulariser
+    bounds only the learned part.
     """
-    r_pos = e_pos if base_pos is None else e_pos - base_pos
-    r_neg = e_neg if base_neg is None else e_neg - base_neg
+    r = torch.cat([e_pos, e_neg])
+    r = r if base is None else r - base
+    r_pos, r_neg = r[: len(e_pos)], r[len(e_pos) :]
     return e_pos.mean() - e_neg.mean() + gamma * (r_pos.pow(2).mean() + r_neg.pow(2).mean())
 
 

@@ -30,6 +30,7 @@ from dxmi.irl.losses import (
     update_velocity_scale,
 )
 from dxmi.irl.replay import ReplayBuffer
+from dxmi.networks.mlp import base_energy
 
 
 class TrainingDiverged(RuntimeError):
@@ -258,15 +259,12 @@ class DxMITrainer:
             if k:
                 x_neg = torch.cat([x_neg[k:], self.replay.sample(k, g)])
             self.replay.add(states[-1], g)
+        x_e = torch.cat([x_pos, x_neg])
         with acc.autocast():
-            e = self._net(self.energy, torch.cat([x_pos, x_neg]), y_e)
+            e = self._net(self.energy, x_e, y_e)
             e_pos, e_neg = e[:B].float(), e[B:].float()
-            base = getattr(self.energy_m, "base", None)  # a fixed part gamma leaves alone
-            if base is not None:
-                b = base(torch.cat([x_pos, x_neg])).float()
-                loss_e = ebm_loss(e_pos, e_neg, cfg.gamma, b[:B], b[B:])
-            else:
-                loss_e = ebm_loss(e_pos, e_neg, cfg.gamma)
+            base = base_energy(self.energy_m, x_e)  # a fixed part gamma leaves alone
+            loss_e = ebm_loss(e_pos, e_neg, cfg.gamma, None if base is None else base.float())
         losses["loss_energy"] = loss_e
         stats["energy_grad_norm"] = self._step(
             loss_e, self.opt_energy, energy_params, cfg.energy_grad_clip

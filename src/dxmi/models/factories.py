@@ -55,7 +55,8 @@ def build_energy(config: Config, dim: int) -> EnergyMLP:
 def energy_mlp_kwargs(net: EnergyNetworkConfig, tau1: float = 0.0, dim: int = 1) -> dict:
     """The `EnergyMLP` arguments of an energy network section (no time embedding). The
     Gaussian base's weight is `net.gaussian_base` times the sampler's temperature tau1 / dim
-    (the sampler is drawn to exp(-E dim / tau1): `runs.evaluation.energy_temperature`)."""
+    (the sampler is drawn to exp(-E dim / tau1): `runs.evaluation.energy_temperature`); with
+    tau1 0, as for the Langevin EBM (temperature 1), the weight is in nats."""
     return {
         "hidden": net.hidden,
         "layers": net.layers,

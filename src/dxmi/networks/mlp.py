@@ -115,6 +115,12 @@ class GaussianBase(nn.Module):
         return 0.5 * self.weight * ((d @ self.precision) * d).sum(dim=1)
 
 
+def base_energy(net: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """The fixed part of an energy network at x (its `GaussianBase`), None if it has none."""
+    base = getattr(net, "base", None)
+    return None if base is None else base(x)
+
+
 class EnergyMLP(nn.Module):
     """A scalar function of x, or of (x, t) when `time_embedding` > 0: (N, D) -> (N,).
 
