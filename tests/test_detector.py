@@ -274,13 +274,20 @@ def test_pyod_probabilities_and_confidence_match_pyod(fitted):
 
 def test_auto_energy_settings_follow_the_width_and_explicit_values_win():
     det = DxMIDetector()
-    # (Fourier features, gamma, Gaussian base, tau1): rows other than 2D get the Gaussian base
-    # and tau1 = their width (the energy in nats)
-    expect = {2: (64, 1.0, 0.0, 0.1), 3: (0, 1.0, 1.0, 3.0), 30: (0, 1.0, 1.0, 30.0)}
+    # (Fourier features, gamma, Gaussian base, tau1, energy EMA): rows other than 2D get the
+    # Gaussian base and tau1 = their width (the energy in nats); 2D points an averaged energy
+    expect = {
+        2: (64, 1.0, 0.0, 0.1, 0.99),
+        3: (0, 1.0, 1.0, 3.0, 0.0),
+        30: (0, 1.0, 1.0, 30.0, 0.0),
+    }
     for n, expected in expect.items():
-        dxmi = det.to_config(n).dxmi
-        got = (dxmi.energy.fourier_features, dxmi.gamma, dxmi.energy.gaussian_base, dxmi.tau1)
-        assert got == expected
+        d = det.to_config(n).dxmi
+        got = (d.energy.fourier_features, d.gamma, d.energy.gaussian_base, d.tau1)
+        assert got + (d.energy_ema_decay,) == expected
+        sampler = det.to_config(n)
+        assert sampler.sampler.fourier_features == (64 if n == 2 else 0)
+        assert sampler.teacher.lr_schedule == ("cosine" if n == 2 else "constant")
     pinned = DxMIDetector(gamma=0.5, energy_fourier_features=16).to_config(2)
     assert (pinned.dxmi.energy.fourier_features, pinned.dxmi.gamma) == (16, 0.5)
     assert detector_from_config(None, ["gamma=0.25"]).gamma == 0.25
@@ -308,30 +315,3 @@ def test_2d_points_get_an_energy_that_sees_their_modes():
 
     auto, wide = auroc(), auroc(gamma=0.0, energy_fourier_features=0)
     assert auto > 0.8 and auto > wide + 0.15, (auto, wide)
-
-
-def contaminated_rows(n: int, seed: int, fraction: float = 0.07) -> tuple[np.ndarray, np.ndarray]:
-    """8D correlated Gaussian rows and a `fraction` of outliers from a broad cluster off to
-    one side, mixed in (ADBench's contaminated setting); labels 1 = outlier."""
-    rng = np.random.default_rng(seed)
-    mix = np.random.default_rng(99).standard_normal((8, 8)) * 0.3 + np.eye(8)
-    k = int(fraction * n)
-    rows = np.r_[rng.standard_normal((n, 8)) @ mix, rng.standard_normal((k, 8)) + [3, -2, *[0] * 6]]
-    return rows.astype(np.float32), np.r_[np.zeros(n), np.ones(k)]
-
-
-def test_row_fits_are_steady_across_seeds():
-    """The issue's stability bar at CI size: fitted on contaminated rows, the default
-    detector's test AUROC moves by at most 2.5 points over three fit seeds (measured 1.1 over
-    four, at about 0.87). The reference's separate variant (no Gaussian base, gamma 0) swung
-    by 25 points here (0.68 / 0.44 / 0.45 / 0.53), as on ODDS (docs/results/anomaly.md)."""
-    train, _ = contaminated_rows(1500, 0)
-    test, labels = contaminated_rows(500, 1)
-    aurocs = [
-        roc_auc_score(
-            labels, DxMIDetector(**FAST, random_state=s).fit(train).decision_function(test)
-        )
-        for s in range(3)
-    ]
-    assert min(aurocs) > 0.8, aurocs
-    assert max(aurocs) - min(aurocs) <= 0.025, aurocs

@@ -42,7 +42,10 @@ def auto_settings(n_features: int | None) -> dict[str, float]:
     2D points: Fourier features and the energy regulariser (gamma 1). Without them a plain MLP
     on coordinates draws a tilted plane where the data has rings (spectral bias) and,
     unregularised, grows until the sampler collapses onto one blob: mean AUROC against uniform
-    noise on the eight built-in 2D sets 56.8 -> 79.4.
+    noise on the eight built-in 2D sets 56.8 -> 79.4. The sampler's epsilon MLP gets Fourier
+    features too (and its teacher a cosine rate): a plain one draws a blob, whose coarse
+    negatives leave the energy coarse. Scored with an EMA of the energy weights (0.99): the
+    energy chases the sampler, and its average is steadier across fit seeds.
 
     Wider rows: the energy is the rows' Gaussian fit plus a learned part bounded by gamma 1, in
     nats (tau1 = n_features: the sampler is drawn to exp(-E), `energy_temperature`). The
@@ -51,9 +54,23 @@ def auto_settings(n_features: int | None) -> dict[str, float]:
     fit: on six ODDS sets its AUROC spread over 3 seeds reached 56 points (shuttle).
     """
     if n_features == 2:
-        return {"energy_fourier_features": 64, "gamma": 1.0, "gaussian_base": 0.0, "tau1": 0.1}
+        return {
+            "energy_fourier_features": 64,
+            "sampler_fourier_features": 64,
+            "gamma": 1.0,
+            "gaussian_base": 0.0,
+            "tau1": 0.1,
+            "energy_ema": 0.99,
+        }
     width = float(n_features) if n_features else 1.0
-    return {"energy_fourier_features": 0, "gamma": 1.0, "gaussian_base": 1.0, "tau1": width}
+    return {
+        "energy_fourier_features": 0,
+        "sampler_fourier_features": 0,
+        "gamma": 1.0,
+        "gaussian_base": 1.0,
+        "tau1": width,
+        "energy_ema": 0.0,
+    }
 
 
 def separate_dxmi_config(det, **extra) -> DxMIConfig:
@@ -107,6 +124,10 @@ class DxMIDetector(EnergyDetector):
     teacher_iterations : DDPM teacher iterations before DxMI (0: start from random weights).
     batch_size : chains (and data rows) per iteration.
     hidden, layers : width and depth of the sampler's epsilon MLP.
+    sampler_fourier_features, sampler_fourier_scale : random Fourier features in front of the
+        epsilon MLP (0: none); with them its teacher's rate follows a cosine, which the fine
+        structure they resolve needs (docs/results/point-teacher.md). "auto": 64 on 2D points,
+        none on wider rows.
     energy_hidden, energy_layers : width and depth of the energy and value MLPs.
     energy_fourier_features, energy_fourier_scale : random Fourier features of the
         (standardised) rows in front of the energy and value MLPs (0: none;
@@ -121,6 +142,8 @@ class DxMIDetector(EnergyDetector):
     sampler_lr, sigma_lr, energy_lr, value_lr : learning rates.
     energy_grad_clip : max gradient norm of the energy step (0 disables).
     ema_decay : EMA of the sampler weights.
+    energy_ema : EMA decay of the energy weights used for scoring (0: the last iterate).
+        "auto": 0.99 on 2D points, 0 on wider rows (`auto_settings`).
     replay_size, replay_fraction : a reservoir of this many of the sampler's past samples, from
         which `replay_fraction` of every energy step's negatives are drawn (0: none).
     standardize : scale each feature to zero mean, unit variance (from the training rows).
@@ -139,6 +162,8 @@ class DxMIDetector(EnergyDetector):
         batch_size: int = 128,
         hidden: int = 256,
         layers: int = 3,
+        sampler_fourier_features: int | str = "auto",
+        sampler_fourier_scale: float = 4.0,
         energy_hidden: int = 256,
         energy_layers: int = 3,
         energy_fourier_features: int | str = "auto",
@@ -153,6 +178,7 @@ class DxMIDetector(EnergyDetector):
         value_lr: float = 1e-3,
         energy_grad_clip: float = 0.1,
         ema_decay: float = 0.995,
+        energy_ema: float | str = "auto",
         replay_size: int = 0,
         replay_fraction: float = 0.5,
         standardize: bool = True,
@@ -182,6 +208,7 @@ class DxMIDetector(EnergyDetector):
             gamma=float(self.resolved("gamma", n_features)),
             tau1=float(self.resolved("tau1", n_features)),
             energy_grad_clip=float(self.energy_grad_clip),
+            energy_ema_decay=float(self.resolved("energy_ema", n_features)),
             learn_last_sigma=True,
             last_sigma=0.05,
             energy=EnergyNetworkConfig(
@@ -193,14 +220,21 @@ class DxMIDetector(EnergyDetector):
             ),
         )
         teacher = self.teacher_iterations > 0
+        sampler_ff = int(self.resolved("sampler_fourier_features", n_features))
         config = Config(
             data=DataConfig(name="array", standardize=bool(self.standardize)),
             teacher=TeacherConfig(
                 init="teacher" if teacher else "random",
                 iterations=int(self.teacher_iterations),
                 batch_size=int(self.batch_size),
+                lr_schedule="cosine" if sampler_ff else "constant",
             ),
-            sampler=NetworkConfig(hidden=int(self.hidden), layers=int(self.layers)),
+            sampler=NetworkConfig(
+                hidden=int(self.hidden),
+                layers=int(self.layers),
+                fourier_features=sampler_ff,
+                fourier_scale=float(self.sampler_fourier_scale),
+            ),
             dxmi=dxmi,
             run=RunConfig(seed=int(self.random_state), cpu=self.device == "cpu", progress=False),
         )

@@ -321,6 +321,7 @@ class DxMITrainer:
 
         stats["sample_abs_max"] = states[-1].abs().max()
         stats["sigma_first"] = self.policy_m.log_sigma[0].exp()
+        stats["sigma_last"] = self.policy_m.log_sigma[-1].exp()  # the blur added to the output
         stats["lr_factor"] = torch.tensor(factor, device=acc.device)
         scalars = self._scalars(losses, stats)  # raises before the EMA sees a diverged step
         if self.ema is not None and self.iteration_count >= cfg.average_start:
