@@ -282,12 +282,13 @@ def test_auto_energy_settings_follow_the_width_and_explicit_values_win():
         30: (0, 1.0, 1.0, 30.0, 0.0),
     }
     for n, expected in expect.items():
-        d = det.to_config(n).dxmi
+        config = det.to_config(n)
+        d = config.dxmi
         got = (d.energy.fourier_features, d.gamma, d.energy.gaussian_base, d.tau1)
         assert got + (d.energy_ema_decay,) == expected
-        sampler = det.to_config(n)
-        assert sampler.sampler.fourier_features == (64 if n == 2 else 0)
-        assert sampler.teacher.lr_schedule == ("cosine" if n == 2 else "constant")
+        # the sampler's Fourier features, and with them the teacher's cosine rate, on 2D only
+        assert config.sampler.fourier_features == (64 if n == 2 else 0)
+        assert config.teacher.lr_schedule == ("cosine" if n == 2 else "constant")
     pinned = DxMIDetector(gamma=0.5, energy_fourier_features=16).to_config(2)
     assert (pinned.dxmi.energy.fourier_features, pinned.dxmi.gamma) == (16, 0.5)
     assert detector_from_config(None, ["gamma=0.25"]).gamma == 0.25
