@@ -274,18 +274,19 @@ def test_pyod_probabilities_and_confidence_match_pyod(fitted):
 
 def test_auto_energy_settings_follow_the_width_and_explicit_values_win():
     det = DxMIDetector()
-    # (Fourier features, gamma, Gaussian base, tau1, energy EMA): rows other than 2D get the
-    # Gaussian base and tau1 = their width (the energy in nats); 2D points an averaged energy
+    # (Fourier features, gamma, Gaussian base, tau1, energy EMA, noise negatives): rows other
+    # than 2D get the Gaussian base and tau1 = their width (the energy in nats); 2D points an
+    # averaged energy that also sees noise negatives
     expect = {
-        2: (64, 1.0, 0.0, 0.1, 0.99),
-        3: (0, 1.0, 1.0, 3.0, 0.0),
-        30: (0, 1.0, 1.0, 30.0, 0.0),
+        2: (64, 1.0, 0.0, 0.1, 0.99, 0.2),
+        3: (0, 1.0, 1.0, 3.0, 0.0, 0.0),
+        30: (0, 1.0, 1.0, 30.0, 0.0, 0.0),
     }
     for n, expected in expect.items():
         config = det.to_config(n)
         d = config.dxmi
         got = (d.energy.fourier_features, d.gamma, d.energy.gaussian_base, d.tau1)
-        assert got + (d.energy_ema_decay,) == expected
+        assert got + (d.energy_ema_decay, d.noise_negatives) == expected
         # the sampler's Fourier features, and with them the teacher's cosine rate, on 2D only
         assert config.sampler.fourier_features == (64 if n == 2 else 0)
         assert config.teacher.lr_schedule == ("cosine" if n == 2 else "constant")

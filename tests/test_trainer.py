@@ -3,7 +3,13 @@ import torch
 from accelerate import Accelerator
 
 from dxmi.config import ConfigError, load_config
-from dxmi.irl.trainer import DxMITrainer, TrainingDiverged, lr_factor, tau1_at
+from dxmi.irl.trainer import (
+    DxMITrainer,
+    TrainingDiverged,
+    iteration_generator,
+    lr_factor,
+    tau1_at,
+)
 from dxmi.models.factories import build_energy, build_eps_model, build_policy, build_value
 
 
@@ -275,3 +281,21 @@ def test_td_update_mean_takes_one_value_step_per_iteration(tiny_overrides, varia
     T = config.dxmi.steps
     ebm = 1 if variant == "shared" else 0  # shared: the EBM step uses the same optimiser
     assert steps == {"per_step": T + ebm, "mean": 1 + ebm}
+
+
+def test_noise_negatives_are_the_chains_starts(tiny_overrides):
+    sets = ["dxmi.noise_negatives=0.25", "dxmi.variant=separate"]
+    config = load_config(None, tiny_overrides + sets)
+    tr = _trainer(config)
+    seen = []
+    tr.energy_m.register_forward_hook(lambda m, args, out: seen.append(args[0].detach().clone()))
+    tr.iteration(_data())
+    B = config.dxmi.batch_size
+    k = round(0.25 * B)
+    # the rollout's starts: the first draw of the iteration's generator
+    x0 = torch.randn((B, 2), generator=iteration_generator(0, 0, 0, "cpu"))
+    negatives = seen[0][B:]  # the EBM step's one forward: data rows, then negatives
+    assert k > 0 and torch.equal(negatives[:k], x0[:k])
+    assert not torch.isclose(negatives[k:], x0[k:]).all(dim=1).any()  # the rest are samples
+    with pytest.raises(ConfigError, match="noise_negatives"):
+        load_config(None, tiny_overrides + ["dxmi.noise_negatives=1"])

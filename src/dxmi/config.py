@@ -144,6 +144,11 @@ class DxMIConfig:
     # negatives from it, so that the energy stays high where the sampler once went (0 = off).
     replay_size: int = 0
     replay_fraction: float = 0.5
+    # Noise negatives (not in the reference): this fraction of each EBM step's negatives are
+    # the chains' own N(0, I) starts instead of their samples, so that the energy keeps being
+    # pushed up away from the data once the sampler matches it (as the fresh restarts of a
+    # Langevin EBM do). The energy's fixed point is then sharper than the data.
+    noise_negatives: float = 0.0
     energy: EnergyNetworkConfig = field(default_factory=EnergyNetworkConfig)
 
 
@@ -495,6 +500,7 @@ def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
         (0 <= config.dxmi.eta <= 1, "dxmi.eta must be in [0, 1]"),
         (config.dxmi.replay_size >= 0, "dxmi.replay_size must be >= 0"),
         (0 <= config.dxmi.replay_fraction <= 1, "dxmi.replay_fraction must be in [0, 1]"),
+        (0 <= config.dxmi.noise_negatives < 1, "dxmi.noise_negatives must be in [0, 1)"),
         (0 <= config.dxmi.velocity_momentum < 1, "dxmi.velocity_momentum must be in [0, 1)"),
         (0 <= config.dxmi.ema_decay < 1, "dxmi.ema_decay must be in [0, 1)"),
         (0 <= config.dxmi.energy_ema_decay < 1, "dxmi.energy_ema_decay must be in [0, 1)"),

@@ -250,7 +250,8 @@ class DxMITrainer:
         self.s2 = update_velocity_scale(self.s2, mean_sq, cfg.velocity_momentum)
 
         # 3. EBM step: data are positives, the sampler's x_T negatives (one forward for DDP);
-        #    with a replay buffer, replay_fraction of the negatives are earlier samples.
+        #    with a replay buffer, replay_fraction of the negatives are earlier samples; with
+        #    noise_negatives, that fraction are the chains' N(0, I) starts.
         pos = torch.randint(len(data), (B,), generator=g, device=acc.device)
         x_pos, x_neg = data[pos], states[-1]
         y_e = torch.cat([self.labels[pos], y]) if self.energy_labels else None
@@ -259,6 +260,9 @@ class DxMITrainer:
             if k:
                 x_neg = torch.cat([x_neg[k:], self.replay.sample(k, g)])
             self.replay.add(states[-1], g)
+        k = round(cfg.noise_negatives * B)
+        if k:  # the first k chains' starts x_0 ~ N(0, I) stand in for their samples
+            x_neg = torch.cat([states[0][:k], x_neg[k:]])
         x_e = torch.cat([x_pos, x_neg])
         with acc.autocast():
             e = self._net(self.energy, x_e, y_e)
