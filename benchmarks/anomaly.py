@@ -34,8 +34,9 @@ Three parts, each over several seeds, every method on the same splits and the sa
 
 Methods: dxmi (DxMIDetector, MLP energy on pixel rows), dxmi-conv (ImageDxMIDetector; the
 image tasks mnist14, digits, fashion and cifar10 only), langevin-ebm (short-run Langevin CD,
-same energy MLP), langevin-conv (the same with dxmi-conv's conv energy, trained for the time
-of the same job's dxmi-conv fit), iforest, ocsvm, kde (scikit-learn; KDE bandwidth by 3-fold
+same energy MLP), langevin-timed (the same, trained for the time of the same job's dxmi fit:
+equal time), langevin-conv (the same with dxmi-conv's conv energy, trained for the time of the
+same job's dxmi-conv fit), iforest, ocsvm, kde (scikit-learn; KDE bandwidth by 3-fold
 likelihood CV on the normal rows), deepsvdd and autoencoder (PyOD); the odds part adds PyOD's
 IForest, OCSVM, KNN, LOF, ECOD and COPOD (pyod-iforest, pyod-ocsvm, knn, lof, ecod, copod),
 the one-class image parts take knn, lof, ecod and copod too (ONE_CLASS_DETECTORS).
@@ -112,7 +113,10 @@ ONE_CLASS_DETECTORS = [
 ]
 ONE_CLASS_PARTS = ("fashion", "cifar10")
 # the toy2d part: the point detectors, KDE among them (a good density in 2D)
-TOY2D_DETECTORS = [m for m in ODDS_DETECTORS if m not in ("pyod-iforest", "pyod-ocsvm")] + ["kde"]
+TOY2D_DETECTORS = [m for m in ODDS_DETECTORS if m not in ("pyod-iforest", "pyod-ocsvm")] + [
+    "kde",
+    "langevin-timed",
+]
 TOY2D_SIZES = (2000, 1000)  # training points; held-out points (and as many noise points)
 # each part's default methods where they are not DETECTORS
 PART_DETECTORS = {
@@ -120,9 +124,13 @@ PART_DETECTORS = {
     "toy2d": TOY2D_DETECTORS,
     **dict.fromkeys(ONE_CLASS_PARTS, ONE_CLASS_DETECTORS),
 }
-# listed in the rank tables but not ranked: the Gaussian fit is DxMIDetector's base on rows,
-# shown beside it as an ablation, not one of the issue's detectors
-UNRANKED = {"gaussian"}
+# listed in the rank tables but not ranked: the Gaussian fit is DxMIDetector's base, shown beside
+# it as an ablation, and langevin-timed the Langevin EBM again at DxMI's time (the issue's
+# equal-time comparison), not further detectors
+UNRANKED = {"gaussian", "langevin-timed"}
+# a timed method trains for the wall-clock seconds of its DxMI method's fit in the same job (or of
+# a recorded one, --budget-from): the Langevin EBMs at equal time, as in the density part
+TIMED = {"langevin-conv": "dxmi-conv", "langevin-timed": "dxmi"}
 CIFAR10_JPEG = "../shared/data/cifar10-jpeg"  # where this project's machines keep the JPEG copy
 
 # DxMIDetector settings per part (the rest are its defaults). MNIST: pixels keep their common
@@ -149,7 +157,8 @@ LANGEVIN_PARAMS = {
     "mnist": dict(standardize=False, iterations=500),
     "tabular": dict(iterations=500),
     "odds": dict(gaussian_base=1.0),  # DxMIDetector's energy net on rows: the Gaussian base
-    "toy2d": dict(energy_fourier_features=64),  # DxMIDetector's energy net on 2D points
+    # DxMIDetector's energy net on 2D points: Fourier features and the Gaussian base
+    "toy2d": dict(energy_fourier_features=64, gaussian_base=1.0),
 }
 QUICK = dict(iterations=20, teacher_iterations=20)
 EXTREMES = 8  # test images per end of each one-class picture row
@@ -298,9 +307,9 @@ def score(
     images: tuple | None = None,
 ) -> np.ndarray:
     """Anomaly scores of `method` fitted on `train`. `overrides` maps a DxMI method to
-    parameters that replace the part's (--dxmi-set, --conv-set); `budget` (seconds) caps the
-    conv Langevin EBM's training time (None: LANGEVIN_CONV_PARAMS); `images` is what the conv
-    detectors see instead of the rows: (train images, test images, pixel range)."""
+    parameters that replace the part's (--dxmi-set, --conv-set); `budget` (seconds) is a timed
+    method's training time (TIMED; the conv one's None: LANGEVIN_CONV_PARAMS); `images` is what
+    the conv detectors see instead of the rows: (train images, test images, pixel range)."""
     if method in CONV_METHODS:
         from dxmi.detect.images import ImageDxMIDetector
         from dxmi.detect.langevin import ImageLangevinEBMDetector
@@ -331,10 +340,15 @@ def score(
             .fit(train)
             .decision_function(test)
         )
-    if method == "langevin-ebm":
+    if method in ("langevin-ebm", "langevin-timed"):
         from dxmi.detect.langevin import LangevinEBMDetector
 
-        params = LANGEVIN_PARAMS[part] | ({"iterations": 20} if quick else {})
+        params = LANGEVIN_PARAMS[part]
+        if method == "langevin-timed":
+            if not budget:
+                raise ValueError("langevin-timed needs the seconds of a dxmi fit (TIMED)")
+            params = params | {"iterations": 10**9, "max_seconds": budget}
+        params = params | ({"iterations": 20} if quick else {})
         return LangevinEBMDetector(**params, random_state=seed).fit(train).decision_function(test)
     if method == "iforest":
         from sklearn.ensemble import IsolationForest
@@ -393,13 +407,14 @@ def detection_job(
     methods: list[str],
     quick: bool,
     overrides: dict,
-    budget: float | None = None,
+    budgets: dict[str, float] | None = None,
     data_root: str | None = None,
     scores_dir: str | None = None,
     split_seed: int | None = None,
 ):
-    """Every method on one (part, task, normal class, seed): one record each. `budget`: the conv
-    Langevin EBM's seconds when no dxmi-conv fit runs in this job (--budget-from); `data_root`:
+    """Every method on one (part, task, normal class, seed): one record each. `budgets`: DxMI
+    method -> the seconds of its recorded fit, for the timed methods whose DxMI method does not
+    run in this job (--budget-from); `data_root`:
     the folder of mlbench's R files (odds part; default Debian's); `scores_dir`: where to keep
     each method's test scores and labels (.npz, --save-scores), for scores made after the fit;
     `split_seed`: the odds and toy2d parts draw their data with it rather than `seed`, which
@@ -428,12 +443,14 @@ def detection_job(
         if task == "digits":
             images = (*tabular_task(task, normal, seed, images=True)[:2], (0.0, 16.0))
     records = []
-    # the conv Langevin EBM's time: that of this job's dxmi-conv fit, if any, else `budget`
-    for method in sorted(methods, key=lambda m: m != "dxmi-conv"):  # dxmi-conv first
+    budgets = dict(budgets or {})
+    # the timed methods last: their time is that of this job's DxMI fit, if any, else `budgets`'
+    for method in sorted(methods, key=lambda m: m in TIMED):
         t0 = time.perf_counter()
+        budget = budgets.get(TIMED.get(method, ""))
         s = score(method, part, train, test, seed, quick, overrides, budget, images)
-        if method == "dxmi-conv":
-            budget = time.perf_counter() - t0
+        if method in TIMED.values():
+            budgets[method] = time.perf_counter() - t0
         if scores_dir:
             stem = task if normal is None else f"{task}-{normal}"
             np.savez_compressed(
@@ -453,7 +470,7 @@ def detection_job(
                 "n_test": len(test),
                 "n_anomalies": int(labels.sum()),
             }
-            | ({"budget_seconds": round(budget, 2)} if method == "langevin-conv" and budget else {})
+            | ({"budget_seconds": round(budget, 2)} if method in TIMED and budget else {})
             | ({"split_seed": split_seed} if split_seed is not None else {})
             # the test images each method calls most normal and most anomalous, for the
             # pictures (indices into the part's fixed test split)
@@ -821,15 +838,16 @@ def detector_overrides(items: list[str], cls=None) -> dict:
     return {k: v for k, v in params.items() if k in keys}
 
 
-def conv_budgets(path: Path) -> dict[tuple, float]:
-    """(task, normal, seed) -> seconds of each dxmi-conv record in a partial.jsonl."""
+def fit_budgets(path: Path) -> dict[tuple, dict[str, float]]:
+    """(task, normal, seed) -> {DxMI method: seconds} of the TIMED methods' DxMI records in a
+    partial.jsonl."""
     if not path.is_file():
         raise SystemExit(f"--budget-from: {path} is not a file")
-    return {
-        (r["task"], r["normal"], r["seed"]): r["seconds"]
-        for r in read_partial(path)
-        if r["method"] == "dxmi-conv"
-    }
+    budgets: dict[tuple, dict[str, float]] = {}
+    for r in read_partial(path):
+        if r["method"] in TIMED.values():
+            budgets.setdefault((r["task"], r["normal"], r["seed"]), {})[r["method"]] = r["seconds"]
+    return budgets
 
 
 def _methods(methods: list[str], task: str) -> list[str]:
@@ -912,8 +930,9 @@ def main(argv: list[str] | None = None) -> None:
         "--budget-from",
         type=Path,
         metavar="JSONL",
-        help="langevin-conv without dxmi-conv: train each (digit, seed) for the seconds of "
-        "the dxmi-conv record for it in this partial.jsonl (equal time without refitting DxMI)",
+        help="langevin-conv / langevin-timed without dxmi-conv / dxmi: train each (task, seed) "
+        "for the seconds of that DxMI record in this partial.jsonl (equal time without refitting "
+        "DxMI)",
     )
     p.add_argument(
         "--density-set",
@@ -968,7 +987,7 @@ def main(argv: list[str] | None = None) -> None:
         if missing:  # before any work: one line naming the file
             raise SystemExit(missing)
         tasks += [(part, part, c) for c in args.classes]
-    budgets = conv_budgets(args.budget_from) if args.budget_from else {}
+    budgets = fit_budgets(args.budget_from) if args.budget_from else {}
     scores = None
     if args.save_scores:
         scores = str(args.out / "scores")
@@ -977,11 +996,15 @@ def main(argv: list[str] | None = None) -> None:
         for part, task, normal in tasks:
             default = PART_DETECTORS.get(part, DETECTORS)
             methods = _methods(args.methods or default, task)
-            budget = budgets.get((task, normal, seed))
-            if args.budget_from and "langevin-conv" in methods and budget is None:
-                raise SystemExit(
-                    f"{args.budget_from}: no dxmi-conv record for {task} {normal}/{seed}"
-                )
+            budget = budgets.get((task, normal, seed), {})
+            for timed, fit in TIMED.items():  # before any work: one line naming what is missing
+                capped = timed == "langevin-conv" and not args.budget_from  # its default cap
+                if timed in methods and fit not in (*methods, *budget) and not capped:
+                    where = args.budget_from or "--budget-from (none given)"
+                    raise SystemExit(
+                        f"{timed} needs the time of a {fit} fit: run {fit} too, or give its "
+                        f"record for {task} {normal}/{seed} in {where}"
+                    )
             root = roots.get(part)
             split = args.split_seed if part in ("odds", "toy2d") else None
             job = (part, task, normal, seed, methods, args.quick, overrides, budget, root, scores)

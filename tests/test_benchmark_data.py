@@ -239,3 +239,21 @@ def test_split_seed_fixes_the_data_and_leaves_the_fit_seed(monkeypatch):
     fixed = [record(s, split_seed=0) for s in (1, 2)]
     assert fixed[0]["auroc"] == fixed[1]["auroc"] and fixed[0]["split_seed"] == 0
     assert record(1)["auroc"] != record(2)["auroc"] and "split_seed" not in record(1)
+
+
+def test_timed_langevin_gets_the_dxmi_fit_time(monkeypatch):
+    """langevin-timed (the issue's equal-time comparison) trains for the seconds of the same
+    job's dxmi fit, or of a recorded one; with neither, it refuses instead of running untimed."""
+    anomaly = _anomaly_script(monkeypatch)
+    monkeypatch.setattr(anomaly, "TOY2D_SIZES", (300, 200))
+    args = ("toy2d", "moons", None, 0)
+    # listed first, run last: the DxMI fit's time is its budget
+    fit, timed = anomaly.detection_job(*args, ["langevin-timed", "dxmi"], True, {})
+    assert (fit["method"], timed["method"]) == ("dxmi", "langevin-timed")
+    assert timed["budget_seconds"] == pytest.approx(fit["seconds"], abs=0.05)
+    (rec,) = anomaly.detection_job(*args, ["langevin-timed"], True, {}, {"dxmi": 1.5})
+    assert rec["budget_seconds"] == 1.5
+    with pytest.raises(ValueError, match="langevin-timed needs"):
+        anomaly.detection_job(*args, ["langevin-timed"], True, {})
+    with pytest.raises(SystemExit, match="langevin-timed needs the time of a dxmi fit"):
+        anomaly.main(["--parts", "toy2d", "--toy2d", "moons", "--methods", "langevin-timed"])

@@ -274,11 +274,11 @@ def test_pyod_probabilities_and_confidence_match_pyod(fitted):
 
 def test_auto_energy_settings_follow_the_width_and_explicit_values_win():
     det = DxMIDetector()
-    # (Fourier features, gamma, Gaussian base, tau1, energy EMA, noise negatives): rows other
-    # than 2D get the Gaussian base and tau1 = their width (the energy in nats); 2D points an
-    # averaged energy that also sees noise negatives
+    # (Fourier features, gamma, Gaussian base, tau1, energy EMA, noise negatives): every width
+    # gets the Gaussian base, rows other than 2D tau1 = their width (the energy in nats); 2D
+    # points an averaged energy that also sees noise negatives
     expect = {
-        2: (64, 1.0, 0.0, 0.1, 0.99, 0.2),
+        2: (64, 1.0, 1.0, 0.1, 0.99, 0.2),
         3: (0, 1.0, 1.0, 3.0, 0.0, 0.0),
         30: (0, 1.0, 1.0, 30.0, 0.0, 0.0),
     }

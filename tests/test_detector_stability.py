@@ -48,11 +48,12 @@ def test_2d_fits_are_steady_across_seeds():
     against uniform noise in their box; five fit seeds on one draw move the AUROC by at most 3
     points (measured 1.8, 2.2 and 2.4 on three draws at about 0.82). Without the energy EMA of
     the 2D "auto" settings the same fits spread 5.4 and 2.1 on two of those draws, 1.5 points
-    lower on the mean. The sampler's Fourier features and the noise negatives are off here:
-    a 200-iteration teacher is too short for the features (with them: spread 3.7, mean 0.80),
-    and this crude a sampler gains nothing from the extra negatives (mean 0.5-1.0 lower); the
-    full-size fits use both (benchmarks/results/anomaly-toy2d-probes/, energy-ema and
-    noise-negatives)."""
+    lower on the mean. The sampler's Fourier features, the noise negatives and the Gaussian
+    base are off here: a 200-iteration teacher is too short for the features (with them:
+    spread 3.7, mean 0.80), and this crude a sampler gains nothing from the extra negatives
+    (mean 0.5-1.0 lower) or the base (mean 1.6-2.2 lower, spread 2.8 / 2.9 / 8.6 on the three
+    draws); the full-size fits use all three (benchmarks/results/anomaly-toy2d-probes/,
+    energy-ema, noise-negatives and gaussian-base)."""
     from dxmi.data import sample_toy
     from dxmi.metrics.density import uniform_in_box
 
@@ -61,6 +62,7 @@ def test_2d_fits_are_steady_across_seeds():
     test = np.concatenate([held, uniform_in_box(held, 2)]).astype(np.float32)
     labels = np.r_[np.zeros(500), np.ones(500)]
     quick = {**FAST, "iterations": 600, "sampler_fourier_features": 0, "noise_negatives": 0}
+    quick["gaussian_base"] = 0
     aurocs = seed_aurocs(train, test, labels, 5, **quick)
     assert min(aurocs) > 0.78, aurocs
     assert max(aurocs) - min(aurocs) <= 0.03, aurocs

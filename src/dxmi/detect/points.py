@@ -47,7 +47,10 @@ def auto_settings(n_features: int | None) -> dict[str, float]:
     negatives leave the energy coarse. Scored with an EMA of the energy weights (0.99): the
     energy chases the sampler, and its average is steadier across fit seeds. A fifth of the
     energy's negatives are the chains' N(0, I) starts: once the sampler matches the data it
-    gives the energy no contrast where the uniform noise lies, and these do.
+    gives the energy no contrast where the uniform noise lies, and these do. Under the energy,
+    the points' Gaussian fit (weight 1, as on rows): where neither data nor negatives reach,
+    the Fourier-feature energy is arbitrary (a mottled void with stray wells); the base makes
+    it rise away from the data's bulk.
 
     Wider rows: the energy is the rows' Gaussian fit plus a learned part bounded by gamma 1, in
     nats (tau1 = n_features: the sampler is drawn to exp(-E), `energy_temperature`). The
@@ -60,7 +63,7 @@ def auto_settings(n_features: int | None) -> dict[str, float]:
             "energy_fourier_features": 64,
             "sampler_fourier_features": 64,
             "gamma": 1.0,
-            "gaussian_base": 0.0,
+            "gaussian_base": 1.0,
             "tau1": 0.1,
             "energy_ema": 0.99,
             "noise_negatives": 0.2,
@@ -139,7 +142,7 @@ class DxMIDetector(EnergyDetector):
         "auto": 64 on 2D points, none on wider rows (`auto_settings`).
     gaussian_base : weight of a fixed Gaussian energy fitted to the training rows, added to the
         energy and value MLPs (in units of the sampler's temperature; 0: none;
-        `networks.mlp.GaussianBase`). "auto": 1 on rows other than 2D points.
+        `networks.mlp.GaussianBase`). "auto": 1.
     tau1, tau2, gamma : entropy weight, running-cost weight, energy regulariser (gamma "auto":
         1; tau1 "auto": 0.1 on 2D points, the number of features on other rows, so that the
         energy is in nats).
