@@ -95,7 +95,7 @@ def test_point_defaults_carry_the_teacher_that_learns_structure():
     a partial section keeps them; images keep their own constant-rate teacher."""
     c = load_config(None, ["teacher.iterations=100"])
     assert c.teacher.lr_schedule == "cosine" and c.teacher.iterations == 100
-    assert c.sampler.fourier_features == 64 and c.sampler.fourier_scale == 4.0
+    assert c.sampler.fourier_features == 64 and c.sampler.fourier_scale == 8.0
     assert load_config(None, cls=ImageConfig).teacher.lr_schedule == "constant"
 
 
