@@ -262,7 +262,8 @@ def _point_sampler() -> NetworkConfig:
 def _point_dxmi() -> DxMIConfig:
     """The reference DxMI settings with the point energy on Fourier features of x too: a plain
     coordinate MLP cannot represent thin structure, and the sampler follows it (3 seeds, 7 sets:
-    the T = 4 bar met on 5 of 7 against 2 of 7; docs/results/toy2d.md)."""
+    the T = 4 bar met on 5 of 7 against 2 of 7, 6 of 7 with the scale-8 sampler;
+    docs/results/toy2d.md)."""
     return DxMIConfig(energy=EnergyNetworkConfig(fourier_features=64, fourier_scale=4.0))
 
 
