@@ -284,6 +284,20 @@ def test_td_update_mean_takes_one_value_step_per_iteration(tiny_overrides, varia
     assert steps == {"per_step": T + ebm, "mean": 1 + ebm}
 
 
+def test_td_update_none_leaves_the_shared_network_to_the_ebm_step(tiny_overrides):
+    """With no TD step the shared network takes the EBM step alone; the TD loss is still logged."""
+    config = load_config(None, tiny_overrides + ["dxmi.td_update=none"])
+    tr = _trainer(config)
+    before = _flat(tr.energy_m)
+    stats = tr.iteration(_data())
+    param = next(tr.energy_m.parameters())
+    assert int(tr.opt_energy.state[param]["step"]) == 1  # the EBM step only
+    assert stats["value_grad_norm"] == 0 and stats["loss_value"] > 0  # logged, not stepped
+    assert not torch.equal(_flat(tr.energy_m), before)
+    with pytest.raises(ConfigError, match="td_update: none needs the shared"):
+        load_config(None, tiny_overrides + ["dxmi.td_update=none", "dxmi.variant=separate"])
+
+
 def test_noise_negatives_are_the_chains_starts(tiny_overrides):
     sets = ["dxmi.noise_negatives=0.25", "dxmi.variant=separate"]
     config = load_config(None, tiny_overrides + sets)

@@ -118,7 +118,9 @@ class DxMIConfig:
     # TD value updates per iteration: "per_step" takes one optimiser step per t (the reference:
     # T steps, sweeping t = T-1 down to 0); "mean" takes one step on the TD loss averaged over t.
     # In the shared variant the one network then takes one TD step per EBM step instead of T.
-    td_update: Literal["per_step", "mean"] = "per_step"
+    # "none" (shared variant only; not in the reference) takes no TD step: the energy is the
+    # value of every step as it stands, and the network learns from the EBM step alone.
+    td_update: Literal["per_step", "mean", "none"] = "per_step"
     value_warmup: int = 0  # iterations before the first sampler step (not in the reference)
     last_sigma: float = 1e-3  # noise of the last step (fixed in the reference)
     learn_last_sigma: bool = False  # learn the last step's sigma too (not in the reference)
@@ -526,6 +528,11 @@ def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
             config.dxmi.variant == "separate" or config.dxmi.energy_lr == DxMIConfig.energy_lr,
             "dxmi.energy_lr: the shared variant trains its one network at dxmi.value_lr "
             "(remove the key, or set dxmi.variant: separate)",
+        ),
+        (
+            config.dxmi.variant == "shared" or config.dxmi.td_update != "none",
+            "dxmi.td_update: none needs the shared variant (the separate value network "
+            "learns only by TD)",
         ),
         (config.run.log_every >= 1, "run.log_every must be at least 1"),
         (config.eval.every >= 0, "eval.every must be >= 0 (0: no checks during training)"),

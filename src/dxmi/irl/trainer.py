@@ -275,8 +275,8 @@ class DxMITrainer:
         )
         stats.update(e_data=e_pos.mean(), e_sample=e_neg.mean())
 
-        # 4. Value steps (TD), t = T-1 down to 0: one optimiser step each (the reference), or
-        #    one step on their mean (td_update = "mean"; see the config field).
+        # 4. Value steps (TD), t = T-1 down to 0: one optimiser step each (the reference), one
+        #    step on their mean (td_update = "mean"), or none (shared only; see the config field).
         log_sigma = self.policy_m.log_sigma.detach()
         td, td_norms = [], []
         for t in reversed(range(T)):
@@ -301,6 +301,8 @@ class DxMITrainer:
             td.append(loss_v)
         if cfg.td_update == "mean":
             td_norms.append(self._step(torch.stack(td).mean(), self.opt_value, value_params, 0.0))
+        if cfg.td_update == "none":  # the TD loss is still logged: how far E is from a value
+            td_norms.append(torch.zeros((), device=acc.device))
         losses["loss_value"] = torch.stack(td).detach().mean()
         stats["value_grad_norm"] = torch.stack(td_norms).max()
 
