@@ -293,7 +293,8 @@ class DxMITrainer:
                     target = self._value_next(x_next, t_vec + 1, y).float() + step_cost(
                         states[t], x_next, log_sigma[t], self.s2[t], tau1, cfg.tau2
                     )
-            with acc.autocast():
+            # with td_update "none" the loss is only logged: no graph to build
+            with torch.set_grad_enabled(cfg.td_update != "none"), acc.autocast():
                 v = self._net(self.value, states[t], y, None if self.shared else t_vec)
                 loss_v = td_loss(v.float(), target)
             if cfg.td_update == "per_step":
