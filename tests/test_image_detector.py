@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
@@ -132,3 +133,27 @@ def test_langevin_image_detector_learns_with_the_same_conventions(ones):
     assert det.decision_scores_.shape == (len(train),) and len(det.history_) > 0
     with pytest.raises(ValueError, match="the detector was fit on"):
         det.decision_function(test[:3].reshape(3, 1, 4, 16))
+
+
+def test_gaussian_base_under_the_conv_energy(ones, tmp_path):
+    from sklearn.covariance import LedoitWolf
+
+    train, test, _ = ones
+    det = ImageDxMIDetector(iterations=3, gaussian_base=2.0, **TINY).fit(train)
+    base = det.energy_.base
+    assert base.weight == pytest.approx(2.0 * det.tau1 / 64)  # in units of tau1 / pixels
+    # the base is the Gaussian fit of the training pixels, mapped to [-1, 1] as the nets see them
+    rows = lambda x: (x.reshape(len(x), -1) / 16 * 2 - 1).astype(np.float64)  # noqa: E731
+    want = base.weight / 2 * LedoitWolf().fit(rows(train)).mahalanobis(rows(test[:10]))
+    x = torch.from_numpy(rows(test[:10]).reshape(10, 1, 8, 8)).float()
+    np.testing.assert_allclose(base(x).numpy(), want, rtol=1e-3)
+    with torch.no_grad():  # the conv net's part is added on top
+        det.energy_.base = None
+        conv = det.energy_(x).numpy()
+        det.energy_.base = base
+    np.testing.assert_allclose(det.decision_function(test[:10]), conv + want, rtol=1e-3, atol=1e-5)
+    det.save(tmp_path / "det")  # the fitted base is saved with the weights
+    loaded = ImageDxMIDetector.load(tmp_path / "det")
+    np.testing.assert_array_equal(loaded.decision_function(test), det.decision_function(test))
+    with pytest.raises(ConfigError, match="energy.gaussian_base"):
+        ImageDxMIDetector(gaussian_base=-1.0, **TINY).fit(train)

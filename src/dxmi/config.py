@@ -208,6 +208,9 @@ class ConvEnergyConfig:
     # a class-conditional teacher's energy and value are unconditional (the reference); true
     # makes them class-conditional too (a projection head on the class embedding)
     class_conditional: bool = False
+    # 0 = off; else the training images' Gaussian fit (their pixels as rows) is added to the
+    # energy and value nets, in the units of EnergyNetworkConfig.gaussian_base (tau1 / pixels)
+    gaussian_base: float = 0.0
 
 
 @dataclass
@@ -456,6 +459,7 @@ def _image_checks(config: ImageConfig) -> list[tuple[bool, str]]:
             "unet.block_out_channels must be multiples of unet.norm_num_groups",
         ),
         (len(config.energy.channels) >= 1, "energy.channels cannot be empty"),
+        (config.energy.gaussian_base >= 0, "energy.gaussian_base must be >= 0 (0: none)"),
         (config.unet.num_class_embeds >= 0, "unet.num_class_embeds must be >= 0 (0: none)"),
         (
             not (config.energy.class_conditional and config.dxmi.replay_size > 0),

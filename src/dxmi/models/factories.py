@@ -5,6 +5,9 @@ Plain functions, no string registry: the one place that knows which config key b
 
 from __future__ import annotations
 
+import math
+
+import torch
 from torch import nn
 
 from dxmi.config import Config, EnergyNetworkConfig, ImageConfig, TeacherConfig
@@ -92,15 +95,47 @@ def build_image_policy(config: ImageConfig, unet: nn.Module, schedule: Schedule)
 
 
 def build_conv_energy(
-    config: ImageConfig, channels: int, value: bool = False, num_classes: int | None = None
+    config: ImageConfig,
+    channels: int,
+    value: bool = False,
+    num_classes: int | None = None,
+    pixels: int = 0,
 ) -> ConvEnergy:
     """The energy E(x), or (value=True) the separate variant's value V(x, t); E(x, y) with the
-    classes of a class-conditional teacher when ``energy.class_conditional`` is set."""
+    classes of a class-conditional teacher when ``energy.class_conditional`` is set. `pixels`
+    (C * H * W) sizes the Gaussian base of ``energy.gaussian_base``, weighted as on rows
+    (`energy_mlp_kwargs`)."""
     e = config.energy
     classes = num_classes if (e.class_conditional and num_classes) else 0
+    tau1 = config.dxmi.tau1
     return ConvEnergy(
         channels,
         e.channels,
         time_embedding=e.time_embedding if value else 0,
         num_classes=classes,
+        pixels=pixels,
+        base_weight=e.gaussian_base * (tau1 if tau1 > 0 else 1.0) / max(pixels, 1),
     )
+
+
+def conv_energy_networks(
+    config: ImageConfig,
+    shape: tuple[int, ...],
+    train_x: torch.Tensor | None = None,
+    num_classes: int | None = None,
+) -> tuple[ConvEnergy, ConvEnergy | None]:
+    """The energy and value nets of an image run (value None in the shared variant), their
+    Gaussian bases (``energy.gaussian_base``) fitted to `train_x` when given (a fit; a saved
+    model's bases come with its weights). `shape` is (C, H, W)."""
+    pixels = math.prod(shape)
+    energy = build_conv_energy(config, shape[0], num_classes=num_classes, pixels=pixels)
+    value = (
+        build_conv_energy(config, shape[0], value=True, num_classes=num_classes, pixels=pixels)
+        if config.dxmi.variant == "separate"
+        else None
+    )
+    if train_x is not None:
+        for net in (energy, value):
+            if net is not None:
+                net.fit_base(train_x)
+    return energy, value

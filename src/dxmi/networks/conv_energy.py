@@ -5,7 +5,9 @@ between stages, spatial sum pooling and a linear head with a learnable output sc
 `time_embedding` > 0 it is the time-conditioned value V(x, t) of the separate variant: the
 embedded chain index is added to every block as a per-channel bias. With `num_classes` > 0 it
 is class-conditional through a projection head (Miyato & Koyama 2018): E(x, y) = w . h(x) +
-embed(y) . h(x), h the pooled features.
+embed(y) . h(x), h the pooled features. With `base_weight` > 0 a fixed Gaussian energy of the
+training images' pixels (`networks.mlp.GaussianBase`, fitted by `fit_base`) is added: the
+conv net then learns the data's departure from it (docs/results/anomaly.md).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dxmi.networks.mlp import SinusoidalEmbedding
+from dxmi.networks.mlp import GaussianBase, SinusoidalEmbedding
 
 
 class _ResBlock(nn.Module):
@@ -49,6 +51,8 @@ class ConvEnergy(nn.Module):
         downsample_after: tuple[int, ...] = (0, 1, 2),
         time_embedding: int = 0,
         num_classes: int = 0,
+        pixels: int = 0,
+        base_weight: float = 0.0,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes or None  # read by the trainer: pass labels or not
@@ -62,6 +66,14 @@ class ConvEnergy(nn.Module):
         self.downsample_after = set(downsample_after)
         self.head = nn.Linear(channels[-1], 1)
         self.scale = nn.Parameter(torch.ones(()))
+        if base_weight > 0 and pixels <= 0:
+            raise ValueError("a Gaussian base needs the images' size: pass pixels = C * H * W")
+        self.base = GaussianBase(pixels, base_weight) if base_weight > 0 else None
+
+    def fit_base(self, x: torch.Tensor) -> None:
+        """Fit the Gaussian base (if any) to the training images x."""
+        if self.base is not None:
+            self.base.fit(x)
 
     def forward(
         self, x: torch.Tensor, t: torch.Tensor | None = None, labels: torch.Tensor | None = None
@@ -82,4 +94,5 @@ class ConvEnergy(nn.Module):
         out = self.head(h)[:, 0]
         if self.class_embed is not None:
             out = out + (self.class_embed(labels) * h).sum(dim=1)
-        return out * self.scale
+        out = out * self.scale
+        return out if self.base is None else out + self.base(x)

@@ -88,6 +88,7 @@ class EpsilonMLP(nn.Module):
 class GaussianBase(nn.Module):
     """A fixed quadratic energy E0(x) = weight / 2 (x - m)^T P (x - m): a Gaussian fitted to the
     training rows (`fit`: their mean and Ledoit-Wolf shrunk precision), zero until fitted.
+    Images (N, C, H, W) are read as rows of their C * H * W pixels.
 
     Added to a learned energy it anchors the energy's global shape from the start: far from the
     data the energy rises, whatever the MLP's random initialisation extrapolates. A contrastive
@@ -106,12 +107,12 @@ class GaussianBase(nn.Module):
     def fit(self, x: torch.Tensor) -> None:
         from sklearn.covariance import LedoitWolf  # shrinkage: rows can be fewer than features
 
-        fit = LedoitWolf().fit(x.detach().double().cpu().numpy())
+        fit = LedoitWolf().fit(x.detach().flatten(1).double().cpu().numpy())
         self.mean.copy_(torch.as_tensor(fit.location_))
         self.precision.copy_(torch.as_tensor(fit.precision_))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d = x - self.mean
+        d = x.flatten(1) - self.mean
         return 0.5 * self.weight * ((d @ self.precision) * d).sum(dim=1)
 
 

@@ -39,7 +39,7 @@ from dxmi.data.points import DataError
 from dxmi.diffusion.ddpm import DDPMTrainer
 from dxmi.diffusion.schedules import Schedule
 from dxmi.irl.trainer import DxMITrainer
-from dxmi.models.factories import build_conv_energy, build_image_policy, build_schedule
+from dxmi.models.factories import build_image_policy, build_schedule, conv_energy_networks
 from dxmi.models.images import ImageSampler, SolverSampler
 from dxmi.networks.unet import (
     UNetEpsilon,
@@ -321,12 +321,11 @@ def _finetune(
     policy = build_image_policy(config, unet, schedule)
     initial = ImageSampler(copy.deepcopy(policy).eval(), data.shape, schedule)
     train_x, train_y = _training_images(data, config.data.flip, acc.device, classes is not None)
+    energy, value = conv_energy_networks(config, data.shape, train_x, classes)
     trainer = DxMITrainer(
         policy,
-        build_conv_energy(config, channels, num_classes=classes),
-        build_conv_energy(config, channels, value=True, num_classes=classes)
-        if config.dxmi.variant == "separate"
-        else None,
+        energy,
+        value,
         config.dxmi,
         acc,
         seed=config.run.seed,
@@ -363,7 +362,12 @@ def _finetune(
         save_checkpoint(
             out / "energy",
             {"energy": trainer.scoring_energy.state_dict()},
-            {"config": to_dict(config.energy), "in_channels": channels, "num_classes": classes},
+            {
+                "config": to_dict(config.energy),
+                "in_channels": channels,
+                "image_shape": list(data.shape),
+                "num_classes": classes,
+            },
         )
         # up to 64 images (8 per class, a row each); no more than the evaluation draws, so a
         # smoke run of a large UNet does not spend its time on the picture
