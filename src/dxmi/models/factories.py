@@ -14,6 +14,7 @@ from dxmi.config import Config, EnergyNetworkConfig, ImageConfig, TeacherConfig
 from dxmi.diffusion import GaussianPolicy, Schedule, select_timesteps
 from dxmi.networks import EnergyMLP, EpsilonMLP
 from dxmi.networks.conv_energy import ConvEnergy
+from dxmi.networks.mlp import fit_bases
 from dxmi.networks.unet import UNetEpsilon
 
 
@@ -65,8 +66,13 @@ def energy_mlp_kwargs(net: EnergyNetworkConfig, tau1: float = 0.0, dim: int = 1)
         "layers": net.layers,
         "fourier_features": net.fourier_features,
         "fourier_scale": net.fourier_scale,
-        "base_weight": net.gaussian_base * (tau1 if tau1 > 0 else 1.0) / dim,
+        "base_weight": base_weight(net.gaussian_base, tau1, dim),
     }
+
+
+def base_weight(gaussian_base: float, tau1: float, dim: int) -> float:
+    """The Gaussian base's weight: `gaussian_base` x tau1 / dim (nats when tau1 is 0)."""
+    return gaussian_base * (tau1 if tau1 > 0 else 1.0) / max(dim, 1)
 
 
 def build_value(config: Config, dim: int) -> EnergyMLP | None:
@@ -107,14 +113,13 @@ def build_conv_energy(
     (`energy_mlp_kwargs`)."""
     e = config.energy
     classes = num_classes if (e.class_conditional and num_classes) else 0
-    tau1 = config.dxmi.tau1
     return ConvEnergy(
         channels,
         e.channels,
         time_embedding=e.time_embedding if value else 0,
         num_classes=classes,
         pixels=pixels,
-        base_weight=e.gaussian_base * (tau1 if tau1 > 0 else 1.0) / max(pixels, 1),
+        base_weight=base_weight(e.gaussian_base, config.dxmi.tau1, pixels),
     )
 
 
@@ -135,7 +140,5 @@ def conv_energy_networks(
         else None
     )
     if train_x is not None:
-        for net in (energy, value):
-            if net is not None:
-                net.fit_base(train_x)
+        fit_bases(train_x, energy, value)
     return energy, value

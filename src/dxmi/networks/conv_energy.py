@@ -6,7 +6,7 @@ between stages, spatial sum pooling and a linear head with a learnable output sc
 embedded chain index is added to every block as a per-channel bias. With `num_classes` > 0 it
 is class-conditional through a projection head (Miyato & Koyama 2018): E(x, y) = w . h(x) +
 embed(y) . h(x), h the pooled features. With `base_weight` > 0 a fixed Gaussian energy of the
-training images' pixels (`networks.mlp.GaussianBase`, fitted by `fit_base`) is added: the
+training images' pixels (`networks.mlp.GaussianBase`, fitted by `mlp.fit_bases`) is added: the
 conv net then learns the data's departure from it (docs/results/anomaly.md).
 """
 
@@ -69,11 +69,6 @@ class ConvEnergy(nn.Module):
         if base_weight > 0 and pixels <= 0:
             raise ValueError("a Gaussian base needs the images' size: pass pixels = C * H * W")
         self.base = GaussianBase(pixels, base_weight) if base_weight > 0 else None
-
-    def fit_base(self, x: torch.Tensor) -> None:
-        """Fit the Gaussian base (if any) to the training images x."""
-        if self.base is not None:
-            self.base.fit(x)
 
     def forward(
         self, x: torch.Tensor, t: torch.Tensor | None = None, labels: torch.Tensor | None = None

@@ -116,6 +116,16 @@ class GaussianBase(nn.Module):
         return 0.5 * self.weight * ((d @ self.precision) * d).sum(dim=1)
 
 
+def fit_bases(x: torch.Tensor, *nets: nn.Module | None) -> None:
+    """Fit the Gaussian bases of `nets` (None and base-less nets skipped) to the training data
+    x: one Ledoit-Wolf fit, its mean and precision copied to every base."""
+    bases = [n.base for n in nets if getattr(n, "base", None) is not None]
+    if bases:
+        bases[0].fit(x)
+        for other in bases[1:]:
+            other.load_state_dict(bases[0].state_dict())
+
+
 def base_energy(net: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     """The fixed part of an energy network at x (its `GaussianBase`), None if it has none."""
     base = getattr(net, "base", None)

@@ -32,6 +32,7 @@ from dxmi.irl.trainer import DxMITrainer, tau1_at
 from dxmi.metrics.density import energy_auroc_uniform
 from dxmi.models.factories import build_energy, build_eps_model, build_policy, build_value
 from dxmi.models.points import DxMIModel
+from dxmi.networks.mlp import fit_bases
 from dxmi.plots import plot_chain, plot_curves, plot_energy, plot_samples
 from dxmi.runs.evaluation import (
     density_metrics,
@@ -202,9 +203,7 @@ def energy_networks(config: Config, train_x: torch.Tensor):
     """The energy and value networks of a run (value None in the shared variant), their
     Gaussian bases (`dxmi.energy.gaussian_base`) fitted to the standardised training rows."""
     energy, value = build_energy(config, train_x.shape[1]), build_value(config, train_x.shape[1])
-    for net in (energy, value):
-        if net is not None:
-            net.fit_base(train_x)
+    fit_bases(train_x, energy, value)
     return energy, value
 
 
