@@ -80,7 +80,7 @@ def _solver_draw(config, out: str, shape: tuple, solver: str, steps: int, seed: 
     call (see `timed_samples`); also the device it runs on and the teacher's classes."""
     import torch
 
-    from dxmi.models.images import SolverSampler
+    from dxmi.models.images import SolverSampler, sampling_precision
     from dxmi.networks.unet import UNetEpsilon, load_unet_teacher
 
     unet, schedule = load_unet_teacher(Path(out) / "teacher" / "teacher")
@@ -91,7 +91,8 @@ def _solver_draw(config, out: str, shape: tuple, solver: str, steps: int, seed: 
     sampler = SolverSampler(eps, shape, schedule, solver, steps, config.dxmi.clip_x0, spacing)
 
     def draw(n: int, labels=None) -> np.ndarray:
-        return sampler.sample(n, seed, config.eval.batch_size, labels)
+        with sampling_precision(device, config.eval.precision):
+            return sampler.sample(n, seed, config.eval.batch_size, labels)
 
     return draw, device, sampler.num_classes
 
@@ -216,6 +217,23 @@ def dxmi_job(config_path: str, sets: list[str], out: str, steps: int, seed: int)
         floor = metrics["floor"]
         records.append(_record("floor", 0, 0, floor, None))
     return records
+
+
+def cache_reference_features(config) -> None:
+    """Fill ``eval.feature_cache`` before the jobs start: the training images' features and k-NN
+    radii, and the held-out images' features (DxMI's checkpoint selection), so that no two jobs
+    compute them side by side."""
+    import torch
+
+    from dxmi.metrics.images import ImageScorer
+
+    data, scorer = _scorer(config)
+    scorer.real_radii()
+    if config.eval.select == "holdout":
+        ImageScorer(scorer.net, data.holdout, "held-out images", cache=config.eval.feature_cache)
+    del scorer
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def ensure_teacher(config, folder: Path) -> dict:
@@ -375,15 +393,21 @@ def main() -> None:
         # The teacher trains alone, so it gets the workers' cores: 150 iterations of the CPU
         # config took 15.9 s on two threads against 26.7 s on one (2-core x86_64 machine).
         torch.set_num_threads(max(1, args.workers))
+        if not any(s.startswith("eval.feature_cache=") for s in args.set):
+            # every job scores against the same reference: its features are computed once
+            args.set.append(f"eval.feature_cache={out / 'features'}")
         base = image_config(args.config, args.set)
         env["feature_net"] = base.eval.feature_net
+        env["precision"] = base.eval.precision
         env.update(ensure_teacher(base, out / "teacher"))
+        cache_reference_features(base)
         # the jobs run in worker processes with one thread each (common.init_worker; two
         # threads per job ran at half the speed of one there: 1.0 vs 2.3 iterations/s)
         torch.set_num_threads(1)
-        # longest first, so that parallel workers end together: DxMI at the largest T (12 to
-        # 15 minutes a job on a CPU), then the 1000-step teacher (16 core-minutes on a CPU, in
-        # one shard per worker there), then the few-step samplers (seconds)
+        # longest first, so that parallel workers end together: on a CPU DxMI at the largest T
+        # (12 to 15 minutes a job), then the 1000-step teacher (16 core-minutes, in one shard
+        # per worker), then the few-step samplers (seconds); on a GPU the teacher's 1000 steps
+        # are the longest job (DxMI stops at dxmi.max_minutes), so it goes first
         seeds_at = {spec[0]: spec[1:] for spec in args.seeds_at}
         jobs: list = [
             (dxmi_job, (args.config, overrides_at(args, steps), str(out), steps, s))
@@ -400,7 +424,8 @@ def main() -> None:
         )
         if shards:
             part = [(args.config, args.set, str(out), (i, shards)) for i in range(shards)]
-            jobs += [(teacher_shard_job, a) for a in part]
+            teacher_jobs = [(teacher_shard_job, a) for a in part]
+            jobs = teacher_jobs + jobs if torch.cuda.is_available() else jobs + teacher_jobs
         if not args.dxmi_only:
             jobs += [
                 (solver_job, (args.config, args.set, str(out), b, steps))

@@ -70,7 +70,7 @@ def mode_coverage(
 def knn_radii(x: np.ndarray | torch.Tensor, k: int = 3) -> torch.Tensor:
     """Distance of each point of `x` (N, d) to its k-th nearest other point of `x`."""
     x = torch.as_tensor(np.asarray(x, np.float32) if isinstance(x, np.ndarray) else x)
-    out = torch.empty(len(x), dtype=x.dtype)
+    out = torch.empty(len(x), dtype=x.dtype, device=x.device)  # on x's device (a GPU's cdist)
     for i in range(0, len(x), 1000):
         d = torch.cdist(x[i : i + 1000], x)
         out[i : i + 1000] = d.kthvalue(k + 1, dim=1).values  # +1: the point itself is at 0
@@ -96,7 +96,7 @@ def precision_recall(
     radii = partial(knn_radii, k=k)
 
     def coverage(manifold: torch.Tensor, r: torch.Tensor, probe: torch.Tensor) -> float:
-        inside = torch.zeros(len(probe), dtype=torch.bool)
+        inside = torch.zeros(len(probe), dtype=torch.bool, device=probe.device)
         for i in range(0, len(probe), 1000):
             d = torch.cdist(probe[i : i + 1000], manifold)
             inside[i : i + 1000] = (d <= r[None]).any(dim=1)

@@ -17,6 +17,15 @@ from dxmi.diffusion.schedules import Schedule
 from dxmi.networks.unet import UNetEpsilon, check_class_labels, load_unet_teacher
 
 
+def sampling_precision(device: torch.device | str, precision: str):
+    """The context in which evaluated samples are drawn (``eval.precision``): "bf16" runs the
+    networks under bfloat16 autocast (their outputs are cast back to float32, see
+    `UNetEpsilon`), "fp32" as trained."""
+    return torch.autocast(
+        torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16"
+    )
+
+
 @dataclass
 class ImageSampler:
     """A few-step image sampler: the policy (UNet mean, learned sigmas) and the image shape."""

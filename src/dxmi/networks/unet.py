@@ -80,7 +80,9 @@ class UNetEpsilon(nn.Module):
     def forward(
         self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None
     ) -> torch.Tensor:
-        return self.unet(x, t, class_labels=labels).sample
+        # float32 out also under bf16 autocast (eval.precision), so that the schedulers' and the
+        # policy's arithmetic on x stays in float32
+        return self.unet(x, t, class_labels=labels).sample.float()
 
 
 def build_unet(

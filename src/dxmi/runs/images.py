@@ -40,7 +40,7 @@ from dxmi.diffusion.ddpm import DDPMTrainer
 from dxmi.diffusion.schedules import Schedule
 from dxmi.irl.trainer import DxMITrainer
 from dxmi.models.factories import build_image_policy, build_schedule, conv_energy_networks
-from dxmi.models.images import ImageSampler, SolverSampler
+from dxmi.models.images import ImageSampler, SolverSampler, sampling_precision
 from dxmi.networks.unet import (
     UNetEpsilon,
     build_unet,
@@ -342,7 +342,9 @@ def _finetune(
     def evaluate(policy) -> dict:
         e = config.eval
         sampler = ImageSampler(policy, data.shape, schedule)
-        scores = scorer.score(sampler.sample(e.n_samples, e.seed, e.batch_size, labels))
+        with sampling_precision(sampler.device, e.precision):
+            x = sampler.sample(e.n_samples, e.seed, e.batch_size, labels)
+        scores = scorer.score(x)
         result = {"fid": scores["fid"], "kid": scores["kid"], "postfix": f"fid={scores['fid']:.2f}"}
         if selector is not None:
             result["fid_holdout"] = selector.check(sampler, trainer.iteration_count)
@@ -413,7 +415,13 @@ class _HoldoutSelector:
 
         self.config, self.folder, self.record = config, out / "sampler-best", out / "selection.json"
         self.labels = labels
-        self.scorer = ImageScorer(scorer.net, data.holdout, "held-out images", seed=scorer.seed)
+        self.scorer = ImageScorer(
+            scorer.net,
+            data.holdout,
+            "held-out images",
+            seed=scorer.seed,
+            cache=config.eval.feature_cache or None,
+        )
         self.best: dict | None = None
         if resume and self.record.is_file() and self.folder.is_dir():
             self.best = json.loads(self.record.read_text())
@@ -423,7 +431,9 @@ class _HoldoutSelector:
 
     def check(self, sampler: ImageSampler, iteration: int) -> float:
         e = self.config.eval
-        fid = self.scorer.fid(sampler.sample(e.n_samples, e.seed + 1, e.batch_size, self.labels))
+        with sampling_precision(sampler.device, e.precision):
+            x = sampler.sample(e.n_samples, e.seed + 1, e.batch_size, self.labels)
+        fid = self.scorer.fid(x)
         if self.best is None or fid < self.best["fid_holdout"]:
             # the sampler first, then the record: a crash between the two repeats the check
             sampler.save(self.folder)
@@ -473,6 +483,7 @@ def make_scorer(config: ImageConfig, data: ImageData):
     )
 
     name = config.eval.feature_net
+    device = "cuda" if torch.cuda.is_available() and not config.run.cpu else "cpu"
     if name == "pixels":
         net: nn.Module = PixelFeatures(data.shape)
     elif name == "inception" or name.startswith("inception:"):
@@ -481,7 +492,13 @@ def make_scorer(config: ImageConfig, data: ImageData):
         shipped = {"mnist": MNIST_FEATURES, "cifar10": CIFAR10_FEATURES}
         net = ResizedFeatures(load_feature_net(shipped.get(name, name)))
     reference = data.train[: config.eval.n_reference or None]  # the split is shuffled
-    return ImageScorer(net, reference, "training images", seed=config.eval.seed)
+    return ImageScorer(
+        net.to(device).eval(),
+        reference,
+        "training images",
+        seed=config.eval.seed,
+        cache=config.eval.feature_cache or None,
+    )
 
 
 def warmup_size(device: torch.device | str, steps: int, batch_size: int) -> int:
@@ -525,16 +542,17 @@ def evaluate_image_sampler(
     if classes is not None:
         out["num_classes"] = classes
     for name, sampler in samplers.items():
-        x, secs = timed_samples(
-            lambda m, s=sampler: s.sample(
-                m,
-                seed=config.eval.seed,
-                batch_size=config.eval.batch_size,
-                labels=None if labels is None else labels[:m],
-            ),
-            n,
-            warmup_size(sampler.device, sampler.steps, config.eval.batch_size),
-        )
+        with sampling_precision(sampler.device, config.eval.precision):
+            x, secs = timed_samples(
+                lambda m, s=sampler: s.sample(
+                    m,
+                    seed=config.eval.seed,
+                    batch_size=config.eval.batch_size,
+                    labels=None if labels is None else labels[:m],
+                ),
+                n,
+                warmup_size(sampler.device, sampler.steps, config.eval.batch_size),
+            )
         out["methods"][name] = {
             **scorer.score(x, labels),
             "steps": sampler.steps,
