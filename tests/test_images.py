@@ -231,6 +231,58 @@ def test_precision_recall_and_fid_respond_to_distance():
     assert near["n_samples"] == 400 and near["reference"] == "400 real"
 
 
+def test_reference_features_are_cached_by_network_and_images(tmp_path, monkeypatch):
+    """A second scorer on the same network and reference reads the features and k-NN radii
+    back instead of computing them; another reference misses; a damaged file is recomputed."""
+    import dxmi.metrics.images as metrics_images
+
+    g = torch.Generator().manual_seed(0)
+    imgs = torch.randn(300, 1, 2, 2, generator=g).clamp(-1, 1).numpy()
+    fake = torch.randn(200, 1, 2, 2, generator=g).clamp(-1, 1).numpy()
+    net = PixelFeatures((1, 2, 2))
+    first = ImageScorer(net, imgs, "real", kid_subset_size=100, cache=tmp_path)
+    scores = first.score(fake)  # computes the radii and adds them to the cache
+    (entry,) = tmp_path.glob("*.safetensors")
+
+    calls = []
+    real_extract = metrics_images.extract_features
+    monkeypatch.setattr(
+        metrics_images, "extract_features", lambda *a, **k: calls.append(1) or real_extract(*a, **k)
+    )
+    again = ImageScorer(net, imgs, "real", kid_subset_size=100, cache=tmp_path)
+    assert calls == [] and again._real_radii is not None
+    assert again.score(fake) == scores and calls == [1]  # only the samples' features
+
+    ImageScorer(net, imgs[:200], "real", cache=tmp_path)  # another reference: its own entry
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2
+    entry.write_bytes(b"not a safetensors file")
+    calls.clear()
+    mended = ImageScorer(net, imgs, "real", kid_subset_size=100, cache=tmp_path)
+    assert calls == [1] and mended.score(fake) == scores
+
+
+def test_bf16_sampling_precision(tmp_path):
+    """eval.precision: bf16 draws through autocast, in float32 out and close to fp32's images;
+    an unknown precision is a config error naming the key."""
+    from dxmi.config import ConfigError, ImageConfig, load_config
+    from dxmi.diffusion.schedules import Schedule
+    from dxmi.models.images import SolverSampler, sampling_precision
+    from dxmi.networks.unet import UNetEpsilon
+
+    torch.manual_seed(0)
+    unet = build_unet(1, 8, [8, 16], 1, False, 4)
+    sampler = SolverSampler(UNetEpsilon(unet), (1, 8, 8), Schedule(), "dpmsolver++", 4)
+    full = sampler.sample(8, seed=0)
+    with sampling_precision("cpu", "bf16"):
+        half = sampler.sample(8, seed=0)
+    assert half.dtype == np.float32 and not np.array_equal(half, full)
+    assert np.abs(half - full).mean() < 0.02  # an untrained UNet: a few pixels near ±1 flip
+    path = tmp_path / "c.yaml"
+    path.write_text("eval:\n  precision: fp16\n")
+    with pytest.raises(ConfigError, match="eval.precision"):
+        load_config(str(path), cls=ImageConfig)
+
+
 def test_shipped_mnist_features_separate_digits():
     """The committed feature network classifies held-out digits it was not trained on."""
     net = load_feature_net()
