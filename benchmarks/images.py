@@ -225,12 +225,12 @@ def cache_reference_features(config) -> None:
     compute them side by side."""
     import torch
 
-    from dxmi.metrics.images import ImageScorer
+    from dxmi.runs.images import holdout_scorer
 
     data, scorer = _scorer(config)
     scorer.real_radii()
     if config.eval.select == "holdout":
-        ImageScorer(scorer.net, data.holdout, "held-out images", cache=config.eval.feature_cache)
+        holdout_scorer(config, data, scorer)
     del scorer
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -237,10 +237,12 @@ class ImageScorer:
             self._cache = Path(cache) / f"{reference_key(feature_net, reference)}.safetensors"
         cached = self._read_cache()
         if cached is not None:
-            self.real = cached["features"]
-            self._real_radii = cached.get(f"radii_k{k}")
+            self.real = cached["features"].to(self.device)
+            radii = cached.get(f"radii_k{k}")
+            self._real_radii = None if radii is None else radii.to(self.device)
         else:
-            self.real = extract_features(feature_net, reference)
+            # kept on the network's device: every score compares against it
+            self.real = extract_features(feature_net, reference).to(self.device)
             self._write_cache()
 
     def _read_cache(self) -> dict[str, torch.Tensor] | None:
@@ -261,7 +263,7 @@ class ImageScorer:
 
         if self._cache is None:
             return
-        tensors = {"features": self.real.contiguous()}
+        tensors = {"features": self.real.cpu().contiguous()}
         if self._real_radii is not None:
             tensors[f"radii_k{self.k}"] = self._real_radii.cpu().contiguous()
         self._cache.parent.mkdir(parents=True, exist_ok=True)
@@ -270,12 +272,12 @@ class ImageScorer:
     def real_radii(self) -> torch.Tensor:
         """The reference's k-NN radii (quadratic in its size: computed once, cached)."""
         if self._real_radii is None:
-            self._real_radii = knn_radii(self.real.float().to(self.device), self.k).cpu()
+            self._real_radii = knn_radii(self.real.float(), self.k)
             self._write_cache()
         return self._real_radii
 
     def _fid(self, fake: torch.Tensor) -> float:
-        return feature_fid(self.real.to(self.device), fake)
+        return feature_fid(self.real, fake)
 
     def fid(self, samples: np.ndarray | torch.Tensor) -> float:
         """FID alone (what checkpoint selection needs; `score` adds KID and precision/recall)."""
@@ -285,8 +287,7 @@ class ImageScorer:
         """Scores of `samples` (N, C, H, W) in [-1, 1], with the counts they rest on. With the
         classes asked of them (`labels`, (N,)) and a feature network that classifies, also
         ``class_accuracy``: the share of samples it assigns to the class asked."""
-        fake = extract_features(self.net, samples).to(self.device)
-        real = self.real.to(self.device)
+        fake, real = extract_features(self.net, samples).to(self.device), self.real
         d = real.shape[1]
         subset = min(self.kid_subset_size, len(fake), len(real))
         kid = KernelInceptionDistance(feature=_Given(d), subset_size=subset, subsets=50)
@@ -295,9 +296,7 @@ class ImageScorer:
         kid.update(fake, real=False)
         torch.manual_seed(self.seed)  # KID draws random subsets (torch.randperm, on the CPU)
         kid_mean, kid_std = kid.compute()
-        precision, recall = precision_recall(
-            real.float(), fake.float(), self.k, self.real_radii().to(self.device)
-        )
+        precision, recall = precision_recall(real.float(), fake.float(), self.k, self.real_radii())
         extra = {}
         if labels is not None and hasattr(self.net, "classify"):
             extra["class_accuracy"] = class_accuracy(self.net, samples, labels)

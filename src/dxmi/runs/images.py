@@ -411,17 +411,9 @@ class _HoldoutSelector:
     def __init__(
         self, config: ImageConfig, data: ImageData, scorer, out: Path, resume: bool, labels
     ):
-        from dxmi.metrics.images import ImageScorer
-
         self.config, self.folder, self.record = config, out / "sampler-best", out / "selection.json"
         self.labels = labels
-        self.scorer = ImageScorer(
-            scorer.net,
-            data.holdout,
-            "held-out images",
-            seed=scorer.seed,
-            cache=config.eval.feature_cache or None,
-        )
+        self.scorer = holdout_scorer(config, data, scorer)
         self.best: dict | None = None
         if resume and self.record.is_file() and self.folder.is_dir():
             self.best = json.loads(self.record.read_text())
@@ -468,6 +460,20 @@ def reference_samplers(
         solver = "ancestral" if full else "dpmsolver++"
         out["teacher"] = SolverSampler(eps, shape, schedule, solver, e.teacher_steps, d.clip_x0)
     return out
+
+
+def holdout_scorer(config: ImageConfig, data: ImageData, scorer):
+    """The checkpoint selection's scorer (``eval.select: holdout``): `scorer`'s features,
+    against the held-out images."""
+    from dxmi.metrics.images import ImageScorer
+
+    return ImageScorer(
+        scorer.net,
+        data.holdout,
+        "held-out images",
+        seed=scorer.seed,
+        cache=config.eval.feature_cache or None,
+    )
 
 
 def make_scorer(config: ImageConfig, data: ImageData):
