@@ -60,6 +60,10 @@ def test_pretrain_time_limit(tmp_path):
     other = load_config(None, [*sets, "teacher.lr=0.001"], cls=ImageConfig)
     with pytest.raises(RunDirError, match="incompatible config.*teacher.lr"):
         finished_teacher(other, tmp_path / "t")
+    # a results folder keeps the metrics but not the weights: an error, not a retrain
+    shutil.rmtree(tmp_path / "t" / "teacher")
+    with pytest.raises(RunDirError, match="without its weights"):
+        finished_teacher(config, tmp_path / "t")
 
 
 def test_finetune_improves_few_step_fid(teacher, tmp_path):

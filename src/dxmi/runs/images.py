@@ -234,12 +234,20 @@ def finished_teacher(config: ImageConfig, out_dir: str | Path) -> Path | None:
 
     A run stopped by ``teacher.max_minutes`` counts as finished: resuming it with `pretrain`
     would train on to ``teacher.iterations``, which a benchmark that reuses a teacher must not
-    do. Raises `RunDirError` if the run was made with other data, UNet or teacher settings.
+    do. Raises `RunDirError` if the run was made with other data, UNet or teacher settings, or
+    if its weights are gone.
     """
     out = Path(out_dir)
     if not (out / "metrics.json").is_file():
         return None
     check_run_config(out, config, PRETRAIN)
+    if not (out / "teacher").is_dir():
+        # a results folder keeps a run's metrics and pictures but not its weights (.gitignore):
+        # training anew would pair the recorded rows with another teacher
+        raise RunDirError(
+            f"{out}: a finished run without its weights (no teacher/ folder); move {out} "
+            "away to train the teacher anew"
+        )
     return out / "teacher"
 
 
