@@ -8,6 +8,7 @@ from dxmi.irl.trainer import (
     TrainingDiverged,
     iteration_generator,
     lr_factor,
+    policy_ramp,
     tau1_at,
 )
 from dxmi.models.factories import build_energy, build_eps_model, build_policy, build_value
@@ -140,6 +141,34 @@ def test_value_warmup_holds_the_policy(tiny_overrides):
     assert not torch.equal(value_start, _flat(tr.value_m))
     stats = tr.iteration(_data())
     assert not torch.equal(start, _flat(tr.policy_m)) and "loss_policy" in stats
+
+
+def test_policy_warmup_ramps_only_the_sampler_after_the_value_warmup(tiny_overrides):
+    """dxmi.policy_warmup: the sampler's (and sigma's) learning rates rise linearly from 0 after
+    the value warm-up; the value's stay at their own."""
+    overrides = ["dxmi.variant=separate", "dxmi.value_warmup=2", "dxmi.policy_warmup=4"]
+    config = load_config(None, tiny_overrides + overrides + ["dxmi.sampler_lr=1e-3"])
+    assert [policy_ramp(config.dxmi, i) for i in range(7)] == [0, 0, 0.25, 0.5, 0.75, 1, 1]
+    tr = _trainer(config)
+    seen = []
+    for _ in range(4):
+        tr.iteration(_data())
+        seen.append(tr.opt_policy.param_groups[0]["lr"])
+    assert seen == pytest.approx([0, 0, 0.25e-3, 0.5e-3])
+    assert tr.opt_policy.param_groups[1]["lr"] == pytest.approx(0.5 * config.dxmi.sigma_lr)
+    assert tr.opt_value.param_groups[0]["lr"] == pytest.approx(config.dxmi.value_lr)
+    # a smaller first step than without the ramp, same rollouts and gradients otherwise
+    plain = load_config(None, tiny_overrides + overrides[:2] + ["dxmi.sampler_lr=1e-3"])
+    a, b = _trainer(config), _trainer(plain)
+    start = _flat(a.policy_m).clone()
+    for _ in range(3):
+        a.iteration(_data())
+        b.iteration(_data())
+    moved_a = (_flat(a.policy_m) - start).norm()
+    moved_b = (_flat(b.policy_m) - start).norm()
+    assert 0 < moved_a < 0.5 * moved_b, (moved_a, moved_b)
+    with pytest.raises(ConfigError, match="policy_warmup"):
+        load_config(None, tiny_overrides + ["dxmi.policy_warmup=-1"])
 
 
 def test_cosine_schedule_decays_every_learning_rate_and_resumes_exactly(tiny_overrides):

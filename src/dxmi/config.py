@@ -122,6 +122,11 @@ class DxMIConfig:
     # value of every step as it stands, and the network learns from the EBM step alone.
     td_update: Literal["per_step", "mean", "none"] = "per_step"
     value_warmup: int = 0  # iterations before the first sampler step (not in the reference)
+    # Sampler learning-rate ramp (not in the reference): after value_warmup, the sampler's and
+    # sigma's learning rates rise linearly from 0 to their values over this many iterations.
+    # Adam's first updates move every weight by about its full learning rate, whatever the
+    # gradient's noise; on a reward fitted only to the start's samples that overshoots.
+    policy_warmup: int = 0
     last_sigma: float = 1e-3  # noise of the last step (fixed in the reference)
     learn_last_sigma: bool = False  # learn the last step's sigma too (not in the reference)
     clip_x0: float = 0.0  # clip each step's predicted x0 to [-c, c]; 0 = off (images: 1.0)
@@ -208,6 +213,14 @@ class ConvEnergyConfig:
     # a class-conditional teacher's energy and value are unconditional (the reference); true
     # makes them class-conditional too (a projection head on the class embedding)
     class_conditional: bool = False
+    # how the class enters: "projection" (learned by the contrastive step alone) or
+    # "classifier": E(x, y) = E(x) - class_weight * log p(y | x), Bayes' rule with a softmax
+    # classifier on the energy's features trained by cross-entropy on the data (JEM); the
+    # contrastive step trains the marginal E(x). class_weight is in the energy's units per nat:
+    # the gamma-bounded contrastive energy is not calibrated to nats (on CIFAR-10 16x16 data and
+    # samples differ by about 0.1-0.3, the logged e_data / e_sample), so it sets the guidance.
+    class_head: Literal["projection", "classifier"] = "projection"
+    class_weight: float = 0.1
     # 0 = off; else the training images' Gaussian fit (their pixels as rows) is added to the
     # energy and value nets, in the units of EnergyNetworkConfig.gaussian_base (tau1 / pixels)
     gaussian_base: float = 0.0
@@ -468,6 +481,7 @@ def _image_checks(config: ImageConfig) -> list[tuple[bool, str]]:
         ),
         (len(config.energy.channels) >= 1, "energy.channels cannot be empty"),
         (config.energy.gaussian_base >= 0, "energy.gaussian_base must be >= 0 (0: none)"),
+        (config.energy.class_weight >= 0, "energy.class_weight must be >= 0"),
         (config.unet.num_class_embeds >= 0, "unet.num_class_embeds must be >= 0 (0: none)"),
         (
             not (config.energy.class_conditional and config.dxmi.replay_size > 0),
@@ -522,6 +536,10 @@ def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
         (0 <= config.dxmi.ema_decay < 1, "dxmi.ema_decay must be in [0, 1)"),
         (0 <= config.dxmi.energy_ema_decay < 1, "dxmi.energy_ema_decay must be in [0, 1)"),
         (config.dxmi.average_start >= 0, "dxmi.average_start must be non-negative"),
+        (
+            config.dxmi.value_warmup >= 0 and config.dxmi.policy_warmup >= 0,
+            "dxmi.value_warmup and dxmi.policy_warmup must be non-negative",
+        ),
         (
             config.dxmi.average_start == 0 or config.dxmi.ema_decay == 0,
             "set dxmi.ema_decay or dxmi.average_start (the sampler average), not both",

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from torch import nn
+from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel
 
 from dxmi.config import DxMIConfig
@@ -65,6 +66,15 @@ def lr_factor(config: DxMIConfig, iteration: int) -> float:
     return cosine_factor(config.iterations, iteration, config.lr_final_ratio)
 
 
+def policy_ramp(config: DxMIConfig, iteration: int) -> float:
+    """The sampler's learning-rate multiplier on top of `lr_factor`: 0 during value_warmup,
+    then rising linearly to 1 over policy_warmup iterations."""
+    started = iteration - config.value_warmup + 1  # policy steps taken, this one included
+    if config.policy_warmup <= 0:
+        return 1.0
+    return min(max(started, 0) / config.policy_warmup, 1.0)
+
+
 def tau1_at(config: DxMIConfig, iteration: int) -> float:
     """The entropy weight at `iteration`: tau1, annealed to tau1 * tau1_final_ratio."""
     return config.tau1 * cosine_factor(config.iterations, iteration, config.tau1_final_ratio)
@@ -95,6 +105,9 @@ class DxMITrainer:
             raise ValueError("the separate variant needs a value network; the shared one none")
         self.labels = None if labels is None else labels.to(accelerator.device)
         self.energy_labels = getattr(energy, "num_classes", None) is not None
+        # Bayes' class head (networks.conv_energy): the EBM step trains the marginal energy and
+        # the classifier (cross-entropy on the data) in one pass; the rest read E(x, y)
+        self.energy_classifier = getattr(energy, "class_head", None) == "classifier"
         if self.energy_labels and (labels is None or config.replay_size > 0):
             raise ValueError("a class-conditional energy needs labels and no replay buffer")
         self.config = config
@@ -228,9 +241,11 @@ class DxMITrainer:
         B = cfg.batch_size
         factor = lr_factor(cfg, self.iteration_count)
         tau1 = tau1_at(cfg, self.iteration_count)
+        ramp = policy_ramp(cfg, self.iteration_count)
         for key, opt in self._optimizers.items():
+            scale = factor * ramp if opt is self.opt_policy else factor
             for group, base in zip(opt.param_groups, self._base_lrs[key]):
-                group["lr"] = base * factor
+                group["lr"] = base * scale
         policy_params = list(self.policy_m.parameters())
         energy_params = list(self.energy_m.parameters())
         value_params = list(self.value_m.parameters())
@@ -255,6 +270,7 @@ class DxMITrainer:
         pos = torch.randint(len(data), (B,), generator=g, device=acc.device)
         x_pos, x_neg = data[pos], states[-1]
         y_e = torch.cat([self.labels[pos], y]) if self.energy_labels else None
+        class_ce = None
         if self.replay is not None:
             k = round(cfg.replay_fraction * B) if len(self.replay) else 0
             if k:
@@ -265,15 +281,23 @@ class DxMITrainer:
             x_neg = torch.cat([states[0][:k], x_neg[k:]])
         x_e = torch.cat([x_pos, x_neg])
         with acc.autocast():
-            e = self._net(self.energy, x_e, y_e)
+            if self.energy_classifier:
+                e, class_logits = self.energy(x_e, logits=True)
+                class_ce = F.cross_entropy(class_logits[:B].float(), self.labels[pos])
+            else:
+                e = self._net(self.energy, x_e, y_e)
             e_pos, e_neg = e[:B].float(), e[B:].float()
             base = base_energy(self.energy_m, x_e)  # a fixed part gamma leaves alone
             loss_e = ebm_loss(e_pos, e_neg, cfg.gamma, None if base is None else base.float())
+            if class_ce is not None:
+                loss_e = loss_e + class_ce
         losses["loss_energy"] = loss_e
         stats["energy_grad_norm"] = self._step(
             loss_e, self.opt_energy, energy_params, cfg.energy_grad_clip
         )
         stats.update(e_data=e_pos.mean(), e_sample=e_neg.mean())
+        if class_ce is not None:  # the classifier's cross-entropy on the batch's data
+            stats["class_ce"] = class_ce.detach()
 
         # 4. Value steps (TD), t = T-1 down to 0: one optimiser step each (the reference), one
         #    step on their mean (td_update = "mean"), or none (shared only; see the config field).

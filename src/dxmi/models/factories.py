@@ -118,6 +118,8 @@ def build_conv_energy(
         e.channels,
         time_embedding=e.time_embedding if value else 0,
         num_classes=classes,
+        class_head=e.class_head,
+        class_weight=e.class_weight,
         pixels=pixels,
         base_weight=base_weight(e.gaussian_base, config.dxmi.tau1, pixels),
     )

@@ -4,10 +4,13 @@
 between stages, spatial sum pooling and a linear head with a learnable output scale. With
 `time_embedding` > 0 it is the time-conditioned value V(x, t) of the separate variant: the
 embedded chain index is added to every block as a per-channel bias. With `num_classes` > 0 it
-is class-conditional through a projection head (Miyato & Koyama 2018): E(x, y) = w . h(x) +
-embed(y) . h(x), h the pooled features. With `base_weight` > 0 a fixed Gaussian energy of the
-training images' pixels (`networks.mlp.GaussianBase`, fitted by `mlp.fit_bases`) is added: the
-conv net then learns the data's departure from it (docs/results/anomaly.md).
+is class-conditional, through a projection head (Miyato & Koyama 2018): E(x, y) = w . h(x) +
+embed(y) . h(x), h the pooled features; or (`class_head="classifier"`) through Bayes' rule,
+E(x, y) = E(x) - c log p(y | x), with p(y | x) a softmax classifier on h trained by
+cross-entropy on the data (JEM, Grathwohl et al. 2020) and c = `class_weight`. With
+`base_weight` > 0 a fixed Gaussian energy of the training images' pixels
+(`networks.mlp.GaussianBase`, fitted by `mlp.fit_bases`) is added: the conv net then learns the
+data's departure from it (docs/results/anomaly.md).
 """
 
 from __future__ import annotations
@@ -51,12 +54,22 @@ class ConvEnergy(nn.Module):
         downsample_after: tuple[int, ...] = (0, 1, 2),
         time_embedding: int = 0,
         num_classes: int = 0,
+        class_head: str = "projection",
+        class_weight: float = 0.0,
         pixels: int = 0,
         base_weight: float = 0.0,
     ) -> None:
         super().__init__()
+        if class_head not in ("projection", "classifier"):
+            raise ValueError(f"class_head must be 'projection' or 'classifier', got {class_head!r}")
         self.num_classes = num_classes or None  # read by the trainer: pass labels or not
-        self.class_embed = nn.Embedding(num_classes, channels[-1]) if num_classes else None
+        self.class_head = class_head if num_classes else None
+        self.class_weight = class_weight
+        self.class_embed = None  # projection: embed(y) . h; classifier: the logits W h
+        if num_classes and class_head == "projection":
+            self.class_embed = nn.Embedding(num_classes, channels[-1])
+        elif num_classes:
+            self.class_embed = nn.Linear(channels[-1], num_classes)
         self.embed = SinusoidalEmbedding(time_embedding) if time_embedding else None
         self.stem = nn.Conv2d(in_channels, channels[0], 3, padding=1)
         widths = [channels[0], *channels]
@@ -71,10 +84,22 @@ class ConvEnergy(nn.Module):
         self.base = GaussianBase(pixels, base_weight) if base_weight > 0 else None
 
     def forward(
-        self, x: torch.Tensor, t: torch.Tensor | None = None, labels: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        if (labels is None) != (self.class_embed is None):
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        logits: bool = False,
+    ):
+        """E(x) (N,), or E(x, y) with `labels`; with `logits` (classifier head) also the class
+        logits (N, classes), from the same pass. The classifier head's E(x) without labels is
+        the marginal energy, which the contrastive step trains."""
+        if self.class_head == "classifier":
+            if logits and labels is not None:
+                raise ValueError("logits=True returns the marginal energy: pass no labels")
+        elif (labels is None) != (self.class_embed is None):
             raise ValueError("pass labels exactly when the network is class-conditional")
+        if logits and self.class_head != "classifier":
+            raise ValueError("logits=True needs the classifier class head")
         emb = None
         if self.embed is not None:
             if t is None:
@@ -87,7 +112,14 @@ class ConvEnergy(nn.Module):
                 h = F.avg_pool2d(h, 2, ceil_mode=True)
         h = F.leaky_relu(h, 0.2).sum(dim=(2, 3))
         out = self.head(h)[:, 0]
-        if self.class_embed is not None:
+        if self.class_head == "projection":
             out = out + (self.class_embed(labels) * h).sum(dim=1)
         out = out * self.scale
-        return out if self.base is None else out + self.base(x)
+        out = out if self.base is None else out + self.base(x)
+        if self.class_head != "classifier":
+            return out
+        class_logits = self.class_embed(h)
+        if labels is not None:  # Bayes: E(x, y) = E(x) - c log p(y | x), up to log p(y)
+            nll = F.cross_entropy(class_logits.float(), labels, reduction="none")
+            out = out + self.class_weight * nll.to(out.dtype)
+        return (out, class_logits) if logits else out
