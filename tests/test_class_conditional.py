@@ -180,6 +180,16 @@ def test_classifier_class_head_is_bayes_rule():
         ConvEnergy(1, [8], num_classes=3)(x, labels=y, logits=True)
     with pytest.raises(ValueError, match="class_head"):
         ConvEnergy(1, [8], num_classes=3, class_head="bayes")
+    # separate_classifier: the same rule, the logits from a trunk of their own, so that the
+    # marginal energy does not move when the classifier's features do
+    s = ConvEnergy(1, [8, 8], num_classes=3, class_head="separate_classifier", class_weight=0.5)
+    marginal, logits = s(x, logits=True)
+    nll = -torch.log_softmax(logits, dim=1)[torch.arange(4), y]
+    torch.testing.assert_close(s(x, labels=y) - marginal, 0.5 * nll)
+    with torch.no_grad():
+        for p in s.class_trunk.parameters():
+            p.add_(0.1)
+    assert torch.equal(s(x), marginal) and not torch.allclose(s(x, logits=True)[1], logits)
 
 
 def test_classifier_class_head_learns_the_classes(teacher, tmp_path):

@@ -219,7 +219,8 @@ class ConvEnergyConfig:
     # contrastive step trains the marginal E(x). class_weight is in the energy's units per nat:
     # the gamma-bounded contrastive energy is not calibrated to nats (on CIFAR-10 16x16 data and
     # samples differ by about 0.1-0.3, the logged e_data / e_sample), so it sets the guidance.
-    class_head: Literal["projection", "classifier"] = "projection"
+    # "separate_classifier": the same with the classifier on its own conv trunk (same widths).
+    class_head: Literal["projection", "classifier", "separate_classifier"] = "projection"
     class_weight: float = 0.1
     # 0 = off; else the training images' Gaussian fit (their pixels as rows) is added to the
     # energy and value nets, in the units of EnergyNetworkConfig.gaussian_base (tau1 / pixels)

@@ -107,7 +107,7 @@ class DxMITrainer:
         self.energy_labels = getattr(energy, "num_classes", None) is not None
         # Bayes' class head (networks.conv_energy): the EBM step trains the marginal energy and
         # the classifier (cross-entropy on the data) in one pass; the rest read E(x, y)
-        self.energy_classifier = getattr(energy, "class_head", None) == "classifier"
+        self.energy_classifier = bool(getattr(energy, "bayes_head", False))
         if self.energy_labels and (labels is None or config.replay_size > 0):
             raise ValueError("a class-conditional energy needs labels and no replay buffer")
         self.config = config

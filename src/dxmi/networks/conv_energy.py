@@ -7,7 +7,9 @@ embedded chain index is added to every block as a per-channel bias. With `num_cl
 is class-conditional, through a projection head (Miyato & Koyama 2018): E(x, y) = w . h(x) +
 embed(y) . h(x), h the pooled features; or (`class_head="classifier"`) through Bayes' rule,
 E(x, y) = E(x) - c log p(y | x), with p(y | x) a softmax classifier on h trained by
-cross-entropy on the data (JEM, Grathwohl et al. 2020) and c = `class_weight`. With
+cross-entropy on the data (JEM, Grathwohl et al. 2020) and c = `class_weight`;
+`"separate_classifier"` gives the classifier its own conv trunk of the same widths, so that
+learning the classes does not reshape the energy's features. With
 `base_weight` > 0 a fixed Gaussian energy of the training images' pixels
 (`networks.mlp.GaussianBase`, fitted by `mlp.fit_bases`) is added: the conv net then learns the
 data's departure from it (docs/results/anomaly.md).
@@ -38,6 +40,29 @@ class _ResBlock(nn.Module):
         return self.skip(x) + h
 
 
+CLASS_HEADS = ("projection", "classifier", "separate_classifier")
+
+
+class _Features(nn.Module):
+    """A conv trunk like the energy's (stem, residual blocks, pooling), for a separate
+    classifier: pooled features (N, channels[-1])."""
+
+    def __init__(self, in_channels: int, channels: list[int], downsample_after) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(in_channels, channels[0], 3, padding=1)
+        widths = [channels[0], *channels]
+        self.blocks = nn.ModuleList(_ResBlock(a, b, 0) for a, b in zip(widths[:-1], widths[1:]))
+        self.downsample_after = set(downsample_after)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x)
+        for i, block in enumerate(self.blocks):
+            h = block(h, None)
+            if i in self.downsample_after and min(h.shape[-2:]) >= 2:
+                h = F.avg_pool2d(h, 2, ceil_mode=True)
+        return F.leaky_relu(h, 0.2).sum(dim=(2, 3))
+
+
 class ConvEnergy(nn.Module):
     """A scalar function of images (N, C, H, W) -> (N,), or of (x, t) with a time embedding.
 
@@ -60,16 +85,21 @@ class ConvEnergy(nn.Module):
         base_weight: float = 0.0,
     ) -> None:
         super().__init__()
-        if class_head not in ("projection", "classifier"):
-            raise ValueError(f"class_head must be 'projection' or 'classifier', got {class_head!r}")
+        if class_head not in CLASS_HEADS:
+            raise ValueError(f"class_head must be one of {CLASS_HEADS}, got {class_head!r}")
         self.num_classes = num_classes or None  # read by the trainer: pass labels or not
         self.class_head = class_head if num_classes else None
+        # Bayes' rule heads: labels optional, the trainer adds the classifier's cross-entropy
+        self.bayes_head = bool(num_classes) and class_head != "projection"
         self.class_weight = class_weight
         self.class_embed = None  # projection: embed(y) . h; classifier: the logits W h
+        self.class_trunk = None  # separate_classifier: the classifier's own features
         if num_classes and class_head == "projection":
             self.class_embed = nn.Embedding(num_classes, channels[-1])
         elif num_classes:
             self.class_embed = nn.Linear(channels[-1], num_classes)
+        if num_classes and class_head == "separate_classifier":
+            self.class_trunk = _Features(in_channels, channels, downsample_after)
         self.embed = SinusoidalEmbedding(time_embedding) if time_embedding else None
         self.stem = nn.Conv2d(in_channels, channels[0], 3, padding=1)
         widths = [channels[0], *channels]
@@ -93,12 +123,12 @@ class ConvEnergy(nn.Module):
         """E(x) (N,), or E(x, y) with `labels`; with `logits` (classifier head) also the class
         logits (N, classes), from the same pass. The classifier head's E(x) without labels is
         the marginal energy, which the contrastive step trains."""
-        if self.class_head == "classifier":
+        if self.bayes_head:
             if logits and labels is not None:
                 raise ValueError("logits=True returns the marginal energy: pass no labels")
         elif (labels is None) != (self.class_embed is None):
             raise ValueError("pass labels exactly when the network is class-conditional")
-        if logits and self.class_head != "classifier":
+        if logits and not self.bayes_head:
             raise ValueError("logits=True needs the classifier class head")
         emb = None
         if self.embed is not None:
@@ -116,9 +146,9 @@ class ConvEnergy(nn.Module):
             out = out + (self.class_embed(labels) * h).sum(dim=1)
         out = out * self.scale
         out = out if self.base is None else out + self.base(x)
-        if self.class_head != "classifier":
+        if not self.bayes_head:
             return out
-        class_logits = self.class_embed(h)
+        class_logits = self.class_embed(h if self.class_trunk is None else self.class_trunk(x))
         if labels is not None:  # Bayes: E(x, y) = E(x) - c log p(y | x), up to log p(y)
             nll = F.cross_entropy(class_logits.float(), labels, reduction="none")
             out = out + self.class_weight * nll.to(out.dtype)
