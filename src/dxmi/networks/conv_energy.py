@@ -55,12 +55,18 @@ class _Features(nn.Module):
         self.downsample_after = set(downsample_after)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.stem(x)
-        for i, block in enumerate(self.blocks):
-            h = block(h, None)
-            if i in self.downsample_after and min(h.shape[-2:]) >= 2:
-                h = F.avg_pool2d(h, 2, ceil_mode=True)
-        return F.leaky_relu(h, 0.2).sum(dim=(2, 3))
+        return _pooled_features(self, x, None)
+
+
+def _pooled_features(net: nn.Module, x: torch.Tensor, emb: torch.Tensor | None) -> torch.Tensor:
+    """The trunk of `net` (its `stem`, `blocks` and `downsample_after`), spatially sum-pooled:
+    shared by the energy and the separate classifier, which keep their own weights."""
+    h = net.stem(x)
+    for i, block in enumerate(net.blocks):
+        h = block(h, emb)
+        if i in net.downsample_after and min(h.shape[-2:]) >= 2:
+            h = F.avg_pool2d(h, 2, ceil_mode=True)
+    return F.leaky_relu(h, 0.2).sum(dim=(2, 3))
 
 
 class ConvEnergy(nn.Module):
@@ -135,12 +141,7 @@ class ConvEnergy(nn.Module):
             if t is None:
                 raise ValueError("this network is time-conditioned: pass t")
             emb = self.embed(t)
-        h = self.stem(x)
-        for i, block in enumerate(self.blocks):
-            h = block(h, emb)
-            if i in self.downsample_after and min(h.shape[-2:]) >= 2:
-                h = F.avg_pool2d(h, 2, ceil_mode=True)
-        h = F.leaky_relu(h, 0.2).sum(dim=(2, 3))
+        h = _pooled_features(self, x, emb)
         out = self.head(h)[:, 0]
         if self.class_head == "projection":
             out = out + (self.class_embed(labels) * h).sum(dim=1)
