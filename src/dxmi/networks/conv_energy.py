@@ -147,8 +147,8 @@ class ConvEnergy(nn.Module):
             out = out + (self.class_embed(labels) * h).sum(dim=1)
         out = out * self.scale
         out = out if self.base is None else out + self.base(x)
-        if not self.bayes_head:
-            return out
+        if not self.bayes_head or (labels is None and not logits):
+            return out  # the marginal: no classifier pass (its own trunk costs a second one)
         class_logits = self.class_embed(h if self.class_trunk is None else self.class_trunk(x))
         if labels is not None:  # Bayes: E(x, y) = E(x) - c log p(y | x), up to log p(y)
             nll = F.cross_entropy(class_logits.float(), labels, reduction="none")
