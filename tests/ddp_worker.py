@@ -44,3 +44,7 @@ state.update({f"value.{k}": v for k, v in trainer.value_m.state_dict().items()})
 state["s2"] = trainer.s2
 save_file({k: v.clone() for k, v in state.items()}, f"{out}/rank{acc.process_index}.safetensors")
 print(f"rank {acc.process_index} of {acc.num_processes}: {acc.distributed_type}")
+# leave together and tear gloo down before the interpreter does: a rank exiting while the
+# other still holds the group aborted with "terminate called without an active exception"
+acc.wait_for_everyone()
+acc.end_training()

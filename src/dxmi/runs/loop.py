@@ -64,7 +64,12 @@ def in_run(
     )
     with run:
         acc.wait_for_everyone()
-        return body(run, acc)
+        result = body(run, acc)
+    # every process leaves together and the process group is torn down here, not by the
+    # interpreter's exit (gloo aborts a rank whose threads outlive it)
+    acc.wait_for_everyone()
+    acc.end_training()
+    return result
 
 
 class Trainer(Protocol):
