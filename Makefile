@@ -40,8 +40,8 @@ benchmark-cifar10: $(STAMP)
 	$(BIN)/python benchmarks/images.py --config configs/cifar10-cpu.yaml --seeds 0 1 2 --workers 2 \
 		--set-at 10 dxmi.iterations=1000 --out benchmarks/results/cifar10-cpu
 	$(BIN)/python benchmarks/images.py --config configs/cifar10-cpu.yaml --seeds 0 1 2 --workers 2 \
-		--set unet.num_class_embeds=10 --set-at 10 dxmi.iterations=1000 \
-		--out benchmarks/results/cifar10-cond-cpu
+		--set unet.num_class_embeds=10 --set energy.class_conditional=true \
+		--set-at 10 dxmi.iterations=1000 --out benchmarks/results/cifar10-cond-cpu
 
 # Six ODDS sets, ADBench's unsupervised protocol (needs Debian's r-cran-mlbench: apt-get install)
 benchmark-odds: $(STAMP)

@@ -142,7 +142,7 @@ def test_a_conditional_teacher_needs_labelled_data_in_its_range(tmp_path):
 
 
 def test_class_conditional_energy_is_a_projection_head():
-    e = ConvEnergy(1, [8, 8], num_classes=3)
+    e = ConvEnergy(1, [8, 8], num_classes=3, class_head="projection")
     x = torch.randn(4, 1, 8, 8)
     a, b = (
         e(x, labels=torch.zeros(4, dtype=torch.long)),
@@ -177,7 +177,7 @@ def test_classifier_class_head_is_bayes_rule():
     with pytest.raises(ValueError, match="no labels"):
         e(x, labels=y, logits=True)
     with pytest.raises(ValueError, match="classifier class head"):
-        ConvEnergy(1, [8], num_classes=3)(x, labels=y, logits=True)
+        ConvEnergy(1, [8], num_classes=3, class_head="projection")(x, labels=y, logits=True)
     with pytest.raises(ValueError, match="class_head"):
         ConvEnergy(1, [8], num_classes=3, class_head="bayes")
     # separate_classifier: the same rule, the logits from a trunk of their own, so that the

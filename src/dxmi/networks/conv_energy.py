@@ -4,12 +4,12 @@
 between stages, spatial sum pooling and a linear head with a learnable output scale. With
 `time_embedding` > 0 it is the time-conditioned value V(x, t) of the separate variant: the
 embedded chain index is added to every block as a per-channel bias. With `num_classes` > 0 it
-is class-conditional, through a projection head (Miyato & Koyama 2018): E(x, y) = w . h(x) +
-embed(y) . h(x), h the pooled features; or (`class_head="classifier"`) through Bayes' rule,
-E(x, y) = E(x) - c log p(y | x), with p(y | x) a softmax classifier on h trained by
-cross-entropy on the data (JEM, Grathwohl et al. 2020) and c = `class_weight`;
-`"separate_classifier"` gives the classifier its own conv trunk of the same widths, so that
-learning the classes does not reshape the energy's features. With
+is class-conditional through Bayes' rule, E(x, y) = E(x) - c log p(y | x), p(y | x) a softmax
+classifier trained by cross-entropy on the data and c = `class_weight`: on a conv trunk of its
+own (`class_head="separate_classifier"`, the default, so that learning the classes does not
+reshape the energy's features), on the energy's pooled features h (`"classifier"`, JEM,
+Grathwohl et al. 2020), or through a projection head (`"projection"`, Miyato & Koyama 2018):
+E(x, y) = w . h(x) + embed(y) . h(x). With
 `base_weight` > 0 a fixed Gaussian energy of the training images' pixels
 (`networks.mlp.GaussianBase`, fitted by `mlp.fit_bases`) is added: the conv net then learns the
 data's departure from it (docs/results/anomaly.md).
@@ -85,8 +85,8 @@ class ConvEnergy(nn.Module):
         downsample_after: tuple[int, ...] = (0, 1, 2),
         time_embedding: int = 0,
         num_classes: int = 0,
-        class_head: str = "projection",
-        class_weight: float = 0.0,
+        class_head: str = "separate_classifier",
+        class_weight: float = 0.3,
         pixels: int = 0,
         base_weight: float = 0.0,
     ) -> None:
