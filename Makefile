@@ -34,8 +34,8 @@ benchmark-images: $(STAMP)
 		--set-at 10 dxmi.iterations=500 --out benchmarks/results/images-cpu-t10-500
 
 # CIFAR-10 at 16x16 on the CPU (the JPEG copy in ../shared/data/cifar10-jpeg; configs/cifar10-cpu.yaml
-# says how to point it elsewhere): unconditional, then class-conditional (about 66 and 67
-# minutes on a 2-core Xeon; T = 10 trains 1,000 iterations)
+# says how to point it elsewhere): unconditional, then class-conditional with a classifier in
+# the reward (about 66 and 79 minutes on a 2-core Xeon; T = 10 trains 1,000 iterations)
 benchmark-cifar10: $(STAMP)
 	$(BIN)/python benchmarks/images.py --config configs/cifar10-cpu.yaml --seeds 0 1 2 --workers 2 \
 		--set-at 10 dxmi.iterations=1000 --out benchmarks/results/cifar10-cpu
