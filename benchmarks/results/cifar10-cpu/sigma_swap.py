@@ -36,17 +36,17 @@ def main() -> None:
     ap.add_argument("--sampler", default="sampler-best", help="sampler-best or sampler")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    # every seed's run scores against the same reference with the same teacher
+    config = load_config(
+        args.table / f"dxmi-T{args.steps}-s{args.seeds[0]}" / "config.yaml",
+        [f"eval.feature_cache={args.table / 'features'}"],
+        cls=ImageConfig,
+    )
+    _, scorer = _scorer(config)
+    teacher_unet, _ = load_unet_teacher(args.table / "teacher" / "teacher")
     rows = []
     for seed in args.seeds:
-        run = args.table / f"dxmi-T{args.steps}-s{seed}"
-        config = load_config(
-            run / "config.yaml",
-            [f"eval.feature_cache={args.table / 'features'}"],
-            cls=ImageConfig,
-        )
-        _, scorer = _scorer(config)
-        tuned = ImageSampler.load(run / args.sampler)
-        teacher_unet, _ = load_unet_teacher(args.table / "teacher" / "teacher")
+        tuned = ImageSampler.load(args.table / f"dxmi-T{args.steps}-s{seed}" / args.sampler)
         start = copy.deepcopy(tuned)
         start.policy.eps_model.unet.load_state_dict(teacher_unet.state_dict())
         init_sigma = type(tuned.policy)(

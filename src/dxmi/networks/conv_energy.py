@@ -49,13 +49,19 @@ class _Features(nn.Module):
 
     def __init__(self, in_channels: int, channels: list[int], downsample_after) -> None:
         super().__init__()
-        self.stem = nn.Conv2d(in_channels, channels[0], 3, padding=1)
-        widths = [channels[0], *channels]
-        self.blocks = nn.ModuleList(_ResBlock(a, b, 0) for a, b in zip(widths[:-1], widths[1:]))
-        self.downsample_after = set(downsample_after)
+        _add_trunk(self, in_channels, channels, downsample_after, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _pooled_features(self, x, None)
+
+
+def _add_trunk(net: nn.Module, in_channels: int, channels: list[int], downsample_after, emb: int):
+    """Give `net` the trunk `_pooled_features` runs: a 3x3 stem, one residual block per width
+    (time-embedding size `emb`, 0 for none) and the blocks after which to pool."""
+    net.stem = nn.Conv2d(in_channels, channels[0], 3, padding=1)
+    widths = [channels[0], *channels]
+    net.blocks = nn.ModuleList(_ResBlock(a, b, emb) for a, b in zip(widths[:-1], widths[1:]))
+    net.downsample_after = set(downsample_after)
 
 
 def _pooled_features(net: nn.Module, x: torch.Tensor, emb: torch.Tensor | None) -> torch.Tensor:
@@ -107,12 +113,7 @@ class ConvEnergy(nn.Module):
         if num_classes and class_head == "separate_classifier":
             self.class_trunk = _Features(in_channels, channels, downsample_after)
         self.embed = SinusoidalEmbedding(time_embedding) if time_embedding else None
-        self.stem = nn.Conv2d(in_channels, channels[0], 3, padding=1)
-        widths = [channels[0], *channels]
-        self.blocks = nn.ModuleList(
-            _ResBlock(a, b, time_embedding) for a, b in zip(widths[:-1], widths[1:])
-        )
-        self.downsample_after = set(downsample_after)
+        _add_trunk(self, in_channels, channels, downsample_after, time_embedding)
         self.head = nn.Linear(channels[-1], 1)
         self.scale = nn.Parameter(torch.ones(()))
         if base_weight > 0 and pixels <= 0:
