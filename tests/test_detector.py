@@ -274,19 +274,20 @@ def test_pyod_probabilities_and_confidence_match_pyod(fitted):
 
 def test_auto_energy_settings_follow_the_width_and_explicit_values_win():
     det = DxMIDetector()
-    # (Fourier features, gamma, Gaussian base, tau1, energy EMA, noise negatives): every width
-    # gets the Gaussian base, rows other than 2D tau1 = their width (the energy in nats); 2D
-    # points an averaged energy that also sees noise negatives
+    # (Fourier features, gamma, Gaussian base, tau1, noise negatives): every width gets the
+    # Gaussian base, rows other than 2D tau1 = their width (the energy in nats); 2D points an
+    # energy that also sees noise negatives
     expect = {
-        2: (64, 1.0, 1.0, 0.1, 0.99, 0.2),
-        3: (0, 1.0, 1.0, 3.0, 0.0, 0.0),
-        30: (0, 1.0, 1.0, 30.0, 0.0, 0.0),
+        2: (64, 1.0, 1.0, 0.1, 0.2),
+        3: (0, 1.0, 1.0, 3.0, 0.0),
+        30: (0, 1.0, 1.0, 30.0, 0.0),
     }
     for n, expected in expect.items():
         config = det.to_config(n)
         d = config.dxmi
         got = (d.energy.fourier_features, d.gamma, d.energy.gaussian_base, d.tau1)
-        assert got + (d.energy_ema_decay, d.noise_negatives) == expected
+        assert got + (d.noise_negatives,) == expected
+        assert d.energy_ema_decay == 0.99  # every width scores with the averaged energy
         # the sampler's Fourier features, and with them the teacher's cosine rate, on 2D only
         assert config.sampler.fourier_features == (64 if n == 2 else 0)
         assert config.teacher.lr_schedule == ("cosine" if n == 2 else "constant")

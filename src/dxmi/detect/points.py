@@ -44,13 +44,12 @@ def auto_settings(n_features: int | None) -> dict[str, float]:
     unregularised, grows until the sampler collapses onto one blob: mean AUROC against uniform
     noise on the eight built-in 2D sets 56.8 -> 79.4. The sampler's epsilon MLP gets Fourier
     features too (and its teacher a cosine rate): a plain one draws a blob, whose coarse
-    negatives leave the energy coarse. Scored with an EMA of the energy weights (0.99): the
-    energy chases the sampler, and its average is steadier across fit seeds. A fifth of the
-    energy's negatives are the chains' N(0, I) starts: once the sampler matches the data it
-    gives the energy no contrast where the uniform noise lies, and these do. Under the energy,
-    the points' Gaussian fit (weight 1, as on rows): where neither data nor negatives reach,
-    the Fourier-feature energy is arbitrary (a mottled void with stray wells); the base makes
-    it rise away from the data's bulk.
+    negatives leave the energy coarse. A fifth of the energy's negatives are the chains'
+    N(0, I) starts: once the sampler matches the data it gives the energy no contrast where
+    the uniform noise lies, and these do. Under the energy, the points' Gaussian fit (weight 1,
+    as on rows): where neither data nor negatives reach, the Fourier-feature energy is
+    arbitrary (a mottled void with stray wells); the base makes it rise away from the data's
+    bulk.
 
     Wider rows: the energy is the rows' Gaussian fit plus a learned part bounded by gamma 1, in
     nats (tau1 = n_features: the sampler is drawn to exp(-E), `energy_temperature`). The
@@ -65,7 +64,6 @@ def auto_settings(n_features: int | None) -> dict[str, float]:
             "gamma": 1.0,
             "gaussian_base": 1.0,
             "tau1": 0.1,
-            "energy_ema": 0.99,
             "noise_negatives": 0.2,
         }
     width = float(n_features) if n_features else 1.0
@@ -75,7 +73,6 @@ def auto_settings(n_features: int | None) -> dict[str, float]:
         "gamma": 1.0,
         "gaussian_base": 1.0,
         "tau1": width,
-        "energy_ema": 0.0,
         "noise_negatives": 0.0,
     }
 
@@ -149,8 +146,9 @@ class DxMIDetector(EnergyDetector):
     sampler_lr, sigma_lr, energy_lr, value_lr : learning rates.
     energy_grad_clip : max gradient norm of the energy step (0 disables).
     ema_decay : EMA of the sampler weights.
-    energy_ema : EMA decay of the energy weights used for scoring (0: the last iterate).
-        "auto": 0.99 on 2D points, 0 on wider rows (`auto_settings`).
+    energy_ema : EMA decay of the energy weights used for scoring (0: the last iterate). The
+        energy chases the sampler; its average is steadier across fit seeds (on ODDS glass,
+        5 fit seeds: AUROC spread 9.7 -> 4.8 points; on 2D points +0.7 to +1.9 on three sets).
     noise_negatives : fraction of every energy step's negatives that are the chains' N(0, I)
         starts instead of their samples (in standardised units), so that the energy keeps its
         contrast away from the data once the sampler matches it. "auto": 0.2 on 2D points, 0 on
@@ -189,7 +187,7 @@ class DxMIDetector(EnergyDetector):
         value_lr: float = 1e-3,
         energy_grad_clip: float = 0.1,
         ema_decay: float = 0.995,
-        energy_ema: float | str = "auto",
+        energy_ema: float = 0.99,
         noise_negatives: float | str = "auto",
         replay_size: int = 0,
         replay_fraction: float = 0.5,
@@ -220,7 +218,7 @@ class DxMIDetector(EnergyDetector):
             gamma=float(self.resolved("gamma", n_features)),
             tau1=float(self.resolved("tau1", n_features)),
             energy_grad_clip=float(self.energy_grad_clip),
-            energy_ema_decay=float(self.resolved("energy_ema", n_features)),
+            energy_ema_decay=float(self.energy_ema),
             noise_negatives=float(self.resolved("noise_negatives", n_features)),
             learn_last_sigma=True,
             last_sigma=0.05,
