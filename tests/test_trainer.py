@@ -313,6 +313,40 @@ def test_td_update_mean_takes_one_value_step_per_iteration(tiny_overrides, varia
     assert steps == {"per_step": T + ebm, "mean": 1 + ebm}
 
 
+def test_shared_td_in_one_pass_is_the_per_step_loss(tiny_overrides):
+    """The shared variant's TD losses from one pass over every state (td_update mean / none)
+    are E(x_t) against E(x_{t+1}) + c_t for each t, as one pass per step computes them; the
+    mean's gradient step then matches a step on the per-step losses' mean."""
+    from dxmi.irl.losses import time_cost
+
+    config = load_config(None, tiny_overrides + ["dxmi.td_update=mean", "dxmi.steps=3"])
+    tr = _trainer(config)
+    chains = torch.randn(4, 8, 2, generator=torch.Generator().manual_seed(1))  # (T + 1, B, D)
+    net = tr.energy_m
+    with torch.no_grad():
+        expected = torch.stack(
+            [
+                (net(chains[t]) - net(chains[t + 1]) - time_cost(t, 3)).pow(2).mean()
+                for t in range(3)
+            ]
+        )
+    reference = _trainer(config)
+    td, norm = tr._shared_td(chains, None)
+    torch.testing.assert_close(td.detach(), expected)
+    # the same step taken by hand on the per-step losses, from the same weights
+    opt = reference.opt_value
+    opt.zero_grad()
+    n = reference.energy_m
+    per_step = [
+        (n(chains[t]) - (n(chains[t + 1]).detach() + time_cost(t, 3))).pow(2).mean()
+        for t in range(3)
+    ]
+    torch.stack(per_step).mean().backward()
+    torch.testing.assert_close(norm, torch.nn.utils.clip_grad_norm_(n.parameters(), float("inf")))
+    opt.step()
+    torch.testing.assert_close(_flat(tr.energy_m), _flat(reference.energy_m))
+
+
 def test_td_update_none_leaves_the_shared_network_to_the_ebm_step(tiny_overrides):
     """With no TD step the shared network takes the EBM step alone; the TD loss is still logged."""
     config = load_config(None, tiny_overrides + ["dxmi.td_update=none"])

@@ -233,6 +233,54 @@ class DxMITrainer:
                 )
         return out
 
+    def _shared_td(self, states: torch.Tensor, y) -> tuple[torch.Tensor, torch.Tensor]:
+        """The shared variant's TD losses (T,) on their mean: one network pass over every state
+        x_0 .. x_T, whose x_1 .. x_T values (detached) plus c_t are the targets of x_0 .. x_{T-1}'s.
+        The same numbers as one pass per step, in T + 1 passes of B instead of 2T."""
+        T, B = self.steps, states.shape[1]
+        y_all = None if y is None else y.repeat(T + 1)  # row t*B + b holds chain b
+        learn = self.config.td_update == "mean"
+        with torch.set_grad_enabled(learn), self.acc.autocast():
+            e = self._net(self.value, states.flatten(0, 1), y_all).float().view(T + 1, B)
+        cost = time_cost(torch.arange(T), T).to(e.device)[:, None]
+        td = (e[:-1] - (e[1:].detach() + cost)).pow(2).mean(dim=1)
+        if not learn:  # the TD loss is still logged: how far E is from a value
+            return td, torch.zeros((), device=e.device)
+        return td, self._step(td.mean(), self.opt_value, list(self.value_m.parameters()), 0.0)
+
+    def _stepwise_td(self, states: torch.Tensor, y, tau1: float, g: torch.Generator):
+        """TD losses (T,) step by step, t = T-1 down to 0: the separate variant's soft Bellman
+        targets on re-sampled next states, or the shared variant's with a step per t."""
+        cfg, T, acc = self.config, self.steps, self.acc
+        B = states.shape[1]
+        log_sigma = self.policy_m.log_sigma.detach()
+        value_params = list(self.value_m.parameters())
+        td, td_norms = [], []
+        for t in reversed(range(T)):
+            t_vec = torch.full((B,), t, device=acc.device, dtype=torch.long)
+            with torch.no_grad(), acc.autocast():
+                if self.shared:
+                    # Shared: target E(x_{t+1}) + c_t on the stored next state.
+                    target = self._net(self.energy_m, states[t + 1], y).float()
+                    target = target + time_cost(t, T).to(acc.device)
+                else:
+                    # Separate: full soft Bellman target on a re-sampled next state.
+                    noise = torch.randn(states[t].shape, generator=g, device=acc.device)
+                    x_next = self.policy_m.step(states[t], t, noise, y)
+                    target = self._value_next(x_next, t_vec + 1, y).float() + step_cost(
+                        states[t], x_next, log_sigma[t], self.s2[t], tau1, cfg.tau2
+                    )
+            with acc.autocast():
+                v = self._net(self.value, states[t], y, None if self.shared else t_vec)
+                loss_v = td_loss(v.float(), target)
+            if cfg.td_update == "per_step":
+                td_norms.append(self._step(loss_v, self.opt_value, value_params, 0.0))
+            td.append(loss_v)
+        td = torch.stack(td)
+        if cfg.td_update == "mean":
+            td_norms.append(self._step(td.mean(), self.opt_value, value_params, 0.0))
+        return td, torch.stack(td_norms).max()
+
     # ------------------------------------------------------------------------------------------
     def iteration(self, data: torch.Tensor) -> dict[str, float]:
         """One DxMI iteration on training data (N, D...); returns scalars for logging."""
@@ -248,7 +296,6 @@ class DxMITrainer:
                 group["lr"] = base * scale
         policy_params = list(self.policy_m.parameters())
         energy_params = list(self.energy_m.parameters())
-        value_params = list(self.value_m.parameters())
         losses: dict[str, torch.Tensor] = {}  # checked for finiteness, in stage order
         stats: dict[str, torch.Tensor] = {}
 
@@ -301,35 +348,12 @@ class DxMITrainer:
 
         # 4. Value steps (TD), t = T-1 down to 0: one optimiser step each (the reference), one
         #    step on their mean (td_update = "mean"), or none (shared only; see the config field).
-        log_sigma = self.policy_m.log_sigma.detach()
-        td, td_norms = [], []
-        for t in reversed(range(T)):
-            t_vec = torch.full((B,), t, device=acc.device, dtype=torch.long)
-            with torch.no_grad(), acc.autocast():
-                if self.shared:
-                    # Shared: target E(x_{t+1}) + c_t on the stored next state.
-                    target = self._net(self.energy_m, states[t + 1], y).float()
-                    target = target + time_cost(t, T).to(acc.device)
-                else:
-                    # Separate: full soft Bellman target on a re-sampled next state.
-                    noise = torch.randn(states[t].shape, generator=g, device=acc.device)
-                    x_next = self.policy_m.step(states[t], t, noise, y)
-                    target = self._value_next(x_next, t_vec + 1, y).float() + step_cost(
-                        states[t], x_next, log_sigma[t], self.s2[t], tau1, cfg.tau2
-                    )
-            # with td_update "none" the loss is only logged: no graph to build
-            with torch.set_grad_enabled(cfg.td_update != "none"), acc.autocast():
-                v = self._net(self.value, states[t], y, None if self.shared else t_vec)
-                loss_v = td_loss(v.float(), target)
-            if cfg.td_update == "per_step":
-                td_norms.append(self._step(loss_v, self.opt_value, value_params, 0.0))
-            td.append(loss_v)
-        if cfg.td_update == "mean":
-            td_norms.append(self._step(torch.stack(td).mean(), self.opt_value, value_params, 0.0))
-        if cfg.td_update == "none":  # the TD loss is still logged: how far E is from a value
-            td_norms.append(torch.zeros((), device=acc.device))
-        losses["loss_value"] = torch.stack(td).detach().mean()
-        stats["value_grad_norm"] = torch.stack(td_norms).max()
+        if self.shared and cfg.td_update != "per_step":
+            td, td_norm = self._shared_td(states, y)
+        else:
+            td, td_norm = self._stepwise_td(states, y, tau1, g)
+        losses["loss_value"] = td.detach().mean()
+        stats["value_grad_norm"] = td_norm
 
         # 5. Policy step(s) on minibatches of stored states, fresh reparameterised noise
         #    (none during the value warm-up, so a fresh value network can fit first).
