@@ -116,6 +116,27 @@ def test_replayed_negatives_reach_the_energy_and_bad_parameters_fail_before_trai
         DxMIDetector(**{**quick, "steps": 0}).fit(x)
 
 
+def test_a_string_for_a_number_names_the_parameter():
+    """Before training, in every detector of the family; "auto" only where it is the default."""
+    from dxmi.detect.images import ImageDxMIDetector
+    from dxmi.detect.langevin import LangevinEBMDetector
+
+    x = ring_data(50, 1)
+    cases = [
+        (DxMIDetector(energy_ema="auto"), "energy_ema must be a number, got 'auto'"),
+        (DxMIDetector(iterations="10"), "iterations must be a number"),
+        (DxMIDetector(gaussian_base=None), "gaussian_base must be 'auto' or a number"),
+        (LangevinEBMDetector(lr="1e-3"), "lr must be a number"),
+    ]
+    for det, message in cases:
+        with pytest.raises(ValueError, match=f"{type(det).__name__}: {message}"):
+            det.fit(x)
+    with pytest.raises(ValueError, match="ImageDxMIDetector: batch_size must be a number"):
+        ImageDxMIDetector(batch_size="64").fit(np.zeros((4, 1, 8, 8), np.float32))
+    # numpy scalars are numbers
+    DxMIDetector(**{**FAST, "iterations": np.int64(2), "teacher_iterations": 0}).fit(x)
+
+
 def test_bad_input_is_a_clear_error(fitted):
     det, _ = fitted
     bad = ring_data(10, 0)

@@ -6,6 +6,8 @@ Langevin baselines (`dxmi.detect.langevin`) derive from them."""
 
 from __future__ import annotations
 
+import inspect
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +95,20 @@ class EnergyDetector(BaseEstimator):
         for name, value in params.items():
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
+
+    def _check_numbers(self) -> None:
+        """A numeric parameter (its default a number, or "auto" for a number) must be one: a
+        string there fails here, naming the parameter, not deep in training."""
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            default, value = param.default, getattr(self, name, None)
+            if isinstance(default, bool) or not isinstance(default, (Real, str)):
+                continue
+            numeric = "float" in str(param.annotation) or "int" in str(param.annotation)
+            if isinstance(default, str) and (default != "auto" or value == "auto" or not numeric):
+                continue
+            if not isinstance(value, Real) or isinstance(value, bool):
+                allowed = "'auto' or a number" if default == "auto" else "a number"
+                raise ValueError(f"{type(self).__name__}: {name} must be {allowed}, got {value!r}")
 
     def _check_contamination(self) -> None:
         if not 0 < self.contamination <= 0.5:

@@ -94,6 +94,7 @@ class ImageDxMIDetector(ImageEnergyDetector):
     # ------------------------------------------------------------------------------------------
     def to_config(self) -> ImageConfig:
         """The image config these parameters stand for (separate variant)."""
+        self._check_numbers()
         config = ImageConfig(
             dxmi=separate_dxmi_config(
                 self,

@@ -124,6 +124,7 @@ def energy_numpy(energy: nn.Module, z: np.ndarray, batch_size: int = 65536) -> n
 
 def _langevin_config(det, **extra) -> LangevinConfig:
     """The training settings of a Langevin detector, from its parameters."""
+    det._check_numbers()
     return LangevinConfig(
         iterations=det.iterations,
         batch_size=det.batch_size,

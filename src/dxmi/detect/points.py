@@ -213,6 +213,7 @@ class DxMIDetector(EnergyDetector):
     def to_config(self, n_features: int | None = None) -> Config:
         """The training config these parameters stand for on rows of `n_features` (separate
         variant, in-memory data)."""
+        self._check_numbers()
         dxmi = separate_dxmi_config(
             self,
             gamma=float(self.resolved("gamma", n_features)),
