@@ -103,9 +103,10 @@ class EnergyDetector(BaseEstimator):
             default, value = param.default, getattr(self, name, None)
             if isinstance(default, bool) or not isinstance(default, (Real, str)):
                 continue
-            numeric = "float" in str(param.annotation) or "int" in str(param.annotation)
-            if isinstance(default, str) and (default != "auto" or value == "auto" or not numeric):
-                continue
+            if isinstance(default, str):  # only "auto" standing for a number, e.g. "float | str"
+                numeric = any(kind in str(param.annotation) for kind in ("float", "int"))
+                if default != "auto" or value == "auto" or not numeric:
+                    continue
             if not isinstance(value, Real) or isinstance(value, bool):
                 allowed = "'auto' or a number" if default == "auto" else "a number"
                 raise ValueError(f"{type(self).__name__}: {name} must be {allowed}, got {value!r}")
