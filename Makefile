@@ -38,10 +38,10 @@ benchmark-images: $(STAMP)
 # the reward (about 66 and 79 minutes on a 2-core Xeon; T = 10 trains 1,000 iterations)
 benchmark-cifar10: $(STAMP)
 	$(BIN)/python benchmarks/images.py --config configs/cifar10-cpu.yaml --seeds 0 1 2 --workers 2 \
-		--set-at 10 dxmi.iterations=1000 --out benchmarks/results/cifar10-cpu
+		--set-at 10 dxmi.iterations=800 --out benchmarks/results/cifar10-cpu
 	$(BIN)/python benchmarks/images.py --config configs/cifar10-cpu.yaml --seeds 0 1 2 --workers 2 \
 		--set unet.num_class_embeds=10 --set energy.class_conditional=true \
-		--set-at 10 dxmi.iterations=1000 --out benchmarks/results/cifar10-cond-cpu
+		--set-at 10 dxmi.iterations=600 --out benchmarks/results/cifar10-cond-cpu
 
 # Six ODDS sets, ADBench's unsupervised protocol (needs Debian's r-cran-mlbench: apt-get install)
 benchmark-odds: $(STAMP)

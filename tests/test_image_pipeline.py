@@ -24,6 +24,7 @@ from dxmi.runs.images import (
     timed_samples,
     warmup_size,
 )
+from dxmi.runs import images as image_runs
 from dxmi.runs.rundir import RunDirError
 
 
@@ -121,6 +122,32 @@ def test_holdout_selection_exports_the_best_checked_sampler_and_resumes(teacher,
     again = json.loads((tmp_path / "split" / "metrics.json").read_text())["selection"]
     assert again["iteration"] == chosen
     np.testing.assert_allclose(again["fid_holdout"], checks[chosen], rtol=1e-5)
+
+
+def test_checks_in_the_warm_up_run_once_and_a_selected_last_is_scored_once(
+    teacher, tmp_path, monkeypatch
+):
+    # the sampler does not move in the value warm-up (20 iterations here): of the checks at
+    # 10, 20, 30, 40 the one at 20 reuses the one at 10; a falling held-out FID selects the
+    # last sampler, which is then scored once and reported as both "dxmi" and "last"
+    calls = []
+
+    class Falling:
+        reference = "held-out stand-in"
+
+        def fid(self, x):
+            calls.append(len(x))
+            return 100.0 - len(calls)
+
+    monkeypatch.setattr(image_runs, "holdout_scorer", lambda *a, **k: Falling())
+    sets = [*TINY_IMAGES, "dxmi.iterations=40", "eval.every=10", "eval.select=holdout"]
+    finetune(load_config(None, sets, cls=ImageConfig), teacher, tmp_path / "r")
+    history = [json.loads(line) for line in (tmp_path / "r" / "history.jsonl").open()]
+    checks = {r["iteration"]: r["fid_holdout"] for r in history if "fid_holdout" in r}
+    assert len(calls) == 3 and checks == {10: 99.0, 20: 99.0, 30: 98.0, 40: 97.0}
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["selection"]["iteration"] == 40
+    assert metrics["methods"]["last"] == metrics["methods"]["dxmi"]
 
 
 def test_holdout_selection_before_the_first_check_exports_the_last_sampler(teacher, tmp_path):

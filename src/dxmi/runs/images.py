@@ -347,7 +347,14 @@ def _finetune(
         else None
     )
 
+    frozen: dict = {}  # the first check's scores while the value warms up
+
     def evaluate(policy) -> dict:
+        # No policy step is taken in the first dxmi.value_warmup iterations, so the sampler is
+        # the start until then: its first check stands for the later ones (two draws each).
+        still = trainer.iteration_count <= config.dxmi.value_warmup
+        if still and frozen:
+            return dict(frozen)
         e = config.eval
         sampler = ImageSampler(policy, data.shape, schedule)
         with sampling_precision(sampler.device, e.precision):
@@ -356,6 +363,8 @@ def _finetune(
         result = {"fid": scores["fid"], "kid": scores["kid"], "postfix": f"fid={scores['fid']:.2f}"}
         if selector is not None:
             result["fid_holdout"] = selector.check(sampler, trainer.iteration_count)
+        if still:
+            frozen.update(result)
         return result
 
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
@@ -364,7 +373,11 @@ def _finetune(
 
     sampler = ImageSampler(copy.deepcopy(trainer.sampler).eval(), data.shape, schedule)
     final = {"dxmi": sampler}
-    if selector is not None and selector.best is not None:
+    # the last sampler is scored beside the selected one unless it is the selected one
+    last_selected = selector is None or selector.best is None
+    if not last_selected:
+        last_selected = selector.best["iteration"] == trainer.iteration_count
+    if not last_selected:
         final = {"dxmi": ImageSampler.load(selector.folder, sampler.device), "last": sampler}
         sampler = final["dxmi"]
     if main:
@@ -401,6 +414,7 @@ def _finetune(
         metrics["iterations"] = trainer.iteration_count  # fewer than asked if max_minutes ran out
         if selector is not None and selector.best is not None:  # None: no check was reached
             metrics["selection"] = selector.best
+            metrics["methods"].setdefault("last", metrics["methods"]["dxmi"])
         run.finish(metrics)
     acc.wait_for_everyone()
     return sampler
