@@ -17,6 +17,7 @@ from dxmi.checkpoint import CheckpointError, load_checkpoint
 from dxmi.cli import main
 from dxmi.config import ImageConfig, load_config
 from dxmi.models.images import ImageSampler
+from dxmi.runs import images as image_runs
 from dxmi.runs.images import (
     finetune,
     finished_teacher,
@@ -24,7 +25,6 @@ from dxmi.runs.images import (
     timed_samples,
     warmup_size,
 )
-from dxmi.runs import images as image_runs
 from dxmi.runs.rundir import RunDirError
 
 
