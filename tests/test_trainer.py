@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from accelerate import Accelerator
@@ -331,7 +333,7 @@ def test_shared_td_in_one_pass_is_the_per_step_loss(tiny_overrides):
             ]
         )
     reference = _trainer(config)
-    td, norm = tr._shared_td(chains, None)
+    td, norm = tr._shared_td(chains, None, torch.Generator())
     torch.testing.assert_close(td.detach(), expected)
     # the same step taken by hand on the per-step losses, from the same weights
     opt = reference.opt_value
@@ -345,6 +347,38 @@ def test_shared_td_in_one_pass_is_the_per_step_loss(tiny_overrides):
     torch.testing.assert_close(norm, torch.nn.utils.clip_grad_norm_(n.parameters(), float("inf")))
     opt.step()
     torch.testing.assert_close(_flat(tr.energy_m), _flat(reference.energy_m))
+
+
+def test_td_batch_draws_transitions_and_steps_on_their_mean(tiny_overrides):
+    """With dxmi.td_batch k the TD losses are those of k transitions (t, b) drawn from the
+    rollout's T x B, each E(x_t) against E(x_{t+1}) + c_t; one value step on their mean. Only
+    the shared variant with td_update mean takes it (a named config error otherwise)."""
+    from dxmi.irl.losses import time_cost
+
+    sets = ["dxmi.td_update=mean", "dxmi.steps=3", "dxmi.td_batch=5"]
+    config = load_config(None, tiny_overrides + sets)
+    tr = _trainer(config)
+    chains = torch.randn(4, 8, 2, generator=torch.Generator().manual_seed(1))  # (T + 1, B, D)
+    net = tr.energy_m
+    with torch.no_grad():
+        costs = time_cost(torch.arange(3), 3)[:, None]
+        every = (
+            net(chains[:-1].flatten(0, 1)).view(3, 8)
+            - net(chains[1:].flatten(0, 1)).view(3, 8)
+            - costs
+        ).pow(2)
+    idx = torch.randint(24, (5,), generator=torch.Generator().manual_seed(7))
+    before = _flat(net)
+    td, norm = tr._shared_td(chains, None, torch.Generator().manual_seed(7))
+    torch.testing.assert_close(td.detach(), every[idx // 8, idx % 8])
+    assert norm > 0 and not torch.equal(_flat(net), before)
+    # a whole iteration with it runs, and one value step is taken on the shared network
+    tr = _trainer(config)
+    stats = tr.iteration(_data())
+    assert math.isfinite(stats["loss_value"]) and stats["value_grad_norm"] > 0
+    for bad in (["dxmi.td_update=per_step"], ["dxmi.variant=separate"]):
+        with pytest.raises(ConfigError, match="td_batch needs the shared variant"):
+            load_config(None, tiny_overrides + sets + bad)
 
 
 def test_td_update_none_leaves_the_shared_network_to_the_ebm_step(tiny_overrides):

@@ -121,6 +121,11 @@ class DxMIConfig:
     # "none" (shared variant only; not in the reference) takes no TD step: the energy is the
     # value of every step as it stands, and the network learns from the EBM step alone.
     td_update: Literal["per_step", "mean", "none"] = "per_step"
+    # Transitions per TD step with td_update "mean" in the shared variant (not in the
+    # reference): 0 takes all T x B of the rollout, k > 0 takes k drawn at random from them, as
+    # the policy step draws its states: the same expected loss for 2k network passes instead of
+    # (T + 1) B, the largest stage of a T = 10 CPU iteration after the rollout.
+    td_batch: int = 0
     value_warmup: int = 0  # iterations before the first sampler step (not in the reference)
     # Sampler learning-rate ramp (not in the reference): after value_warmup, the sampler's and
     # sigma's learning rates rise linearly from 0 to their values over this many iterations.
@@ -552,6 +557,12 @@ def _dxmi_checks(config: Config | ImageConfig) -> list[tuple[bool, str]]:
         (0 <= config.dxmi.tau1_final_ratio <= 1, "dxmi.tau1_final_ratio must be in [0, 1]"),
         (config.dxmi.last_sigma > 0, "dxmi.last_sigma must be positive"),
         (config.dxmi.policy_updates >= 1, "dxmi.policy_updates must be at least 1"),
+        (config.dxmi.td_batch >= 0, "dxmi.td_batch must be >= 0"),
+        (
+            config.dxmi.td_batch == 0
+            or (config.dxmi.variant == "shared" and config.dxmi.td_update == "mean"),
+            "dxmi.td_batch needs the shared variant with dxmi.td_update: mean",
+        ),
         *[
             (
                 math.isfinite(getattr(config.dxmi, key)) and getattr(config.dxmi, key) >= 0,

@@ -233,11 +233,17 @@ class DxMITrainer:
                 )
         return out
 
-    def _shared_td(self, states: torch.Tensor, y) -> tuple[torch.Tensor, torch.Tensor]:
-        """The shared variant's TD losses (T,) on their mean: one network pass over every state
+    def _shared_td(
+        self, states: torch.Tensor, y, g: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The shared variant's TD losses on their mean: one network pass over every state
         x_0 .. x_T, whose x_1 .. x_T values (detached) plus c_t are the targets of x_0 .. x_{T-1}'s.
-        The same numbers as one pass per step, in T + 1 passes of B instead of 2T."""
-        T, B = self.steps, states.shape[1]
+        The same numbers as one pass per step, in T + 1 passes of B instead of 2T. With
+        ``td_batch`` k, k transitions (t, b) drawn at random instead: k losses, the same mean
+        in expectation."""
+        T, B, k = self.steps, states.shape[1], self.config.td_batch
+        if k:
+            return self._sampled_td(states, y, g, k)
         y_all = None if y is None else y.repeat(T + 1)  # row t*B + b holds chain b
         learn = self.config.td_update == "mean"
         with torch.set_grad_enabled(learn), self.acc.autocast():
@@ -246,6 +252,20 @@ class DxMITrainer:
         td = (e[:-1] - (e[1:].detach() + cost)).pow(2).mean(dim=1)
         if not learn:  # the TD loss is still logged: how far E is from a value
             return td, torch.zeros((), device=e.device)
+        return td, self._step(td.mean(), self.opt_value, list(self.value_m.parameters()), 0.0)
+
+    def _sampled_td(self, states: torch.Tensor, y, g: torch.Generator, k: int):
+        """TD losses (k,) of k transitions x_t -> x_{t+1} drawn uniformly from the rollout's
+        T x B (each t weighs 1/T, as in the full mean), and one value step on their mean."""
+        T, B = self.steps, states.shape[1]
+        idx = torch.randint(T * B, (k,), generator=g, device=states.device)
+        t, b = idx // B, idx % B
+        y_k = None if y is None else y[b]
+        with torch.no_grad(), self.acc.autocast():
+            target = self._net(self.value, states[t + 1, b], y_k).float()
+        target = target + time_cost(t, T).to(target.device)
+        with self.acc.autocast():
+            td = (self._net(self.value, states[t, b], y_k).float() - target).pow(2)
         return td, self._step(td.mean(), self.opt_value, list(self.value_m.parameters()), 0.0)
 
     def _stepwise_td(self, states: torch.Tensor, y, tau1: float, g: torch.Generator):
@@ -349,7 +369,7 @@ class DxMITrainer:
         # 4. Value steps (TD), t = T-1 down to 0: one optimiser step each (the reference), one
         #    step on their mean (td_update = "mean"), or none (shared only; see the config field).
         if self.shared and cfg.td_update != "per_step":
-            td, td_norm = self._shared_td(states, y)
+            td, td_norm = self._shared_td(states, y, g)
         else:
             td, td_norm = self._stepwise_td(states, y, tau1, g)
         losses["loss_value"] = td.detach().mean()
