@@ -374,10 +374,8 @@ def _finetune(
     sampler = ImageSampler(copy.deepcopy(trainer.sampler).eval(), data.shape, schedule)
     final = {"dxmi": sampler}
     # the last sampler is scored beside the selected one unless it is the selected one
-    last_selected = selector is None or selector.best is None
-    if not last_selected:
-        last_selected = selector.best["iteration"] == trainer.iteration_count
-    if not last_selected:
+    best = None if selector is None else selector.best
+    if best is not None and best["iteration"] != trainer.iteration_count:
         final = {"dxmi": ImageSampler.load(selector.folder, sampler.device), "last": sampler}
         sampler = final["dxmi"]
     if main:
